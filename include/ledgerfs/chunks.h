@@ -1,0 +1,56 @@
+/*
+ * chunks.h — the content-addressed chunk store interface (store layer).
+ *
+ * A chunk is a byte string of at most LGFS_CHUNK_MAX bytes named by the
+ * SHA-256 of its plain bytes. get() always verifies the hash: a mismatch is
+ * LGFS_ECORRUPT, never wrong bytes. Implementations are chosen by URI scheme
+ * (file:// now, nats:// in cluster mode) and embed struct lgfs_chunks as their
+ * first member. A NULL method means "not supported" (checked in the wrappers).
+ */
+#ifndef LGFS_CHUNKS_H
+#define LGFS_CHUNKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define LGFS_CHUNK_MAX (4u << 20) /* largest chunk (manifests included), bytes */
+
+typedef int (*lgfs_chunk_cb)(void *payload, const uint8_t id[32]);
+
+struct lgfs_chunks {
+	unsigned int version; /* of this struct; only ever append fields */
+	const char *scheme;   /* "file" */
+
+	/* Store buf under id (the caller computed id = SHA-256(buf)). Storing
+	 * an id that is present is a no-op. Durable only after sync(). */
+	int (*put)(struct lgfs_chunks *c, const uint8_t id[32], const void *buf, size_t len);
+	/* Read and verify; out is reset and filled. LGFS_ENOTFOUND, LGFS_ECORRUPT. */
+	int (*get)(struct lgfs_chunks *c, const uint8_t id[32], struct lgfs_buf *out);
+	/* 1 present, 0 absent, < 0 error. Does not verify content. */
+	int (*has)(struct lgfs_chunks *c, const uint8_t id[32]);
+	/* Every stored id, in no particular order; cb returning non-zero stops
+	 * the walk and iterate returns that value. */
+	int (*iterate)(struct lgfs_chunks *c, lgfs_chunk_cb cb, void *payload);
+	/* Make every put so far durable. */
+	int (*sync)(struct lgfs_chunks *c);
+	/* Release the store; does not sync. */
+	void (*close)(struct lgfs_chunks *c);
+};
+
+/* Open by URI: "file:///abs/dir" or a plain directory path (created if missing
+ * and `create` is set). */
+int lgfs_chunks_open(struct lgfs_chunks **out, const char *uri, int create);
+
+int lgfs_chunks_put(struct lgfs_chunks *c, const uint8_t id[32], const void *buf, size_t len);
+int lgfs_chunks_get(struct lgfs_chunks *c, const uint8_t id[32], struct lgfs_buf *out);
+int lgfs_chunks_has(struct lgfs_chunks *c, const uint8_t id[32]);
+int lgfs_chunks_iterate(struct lgfs_chunks *c, lgfs_chunk_cb cb, void *payload);
+int lgfs_chunks_sync(struct lgfs_chunks *c);
+void lgfs_chunks_close(struct lgfs_chunks *c);
+
+/* file:// implementation, for direct use and tests: `dir` is a plain path. */
+int lgfs_chunks_file_open(struct lgfs_chunks **out, const char *dir, int create);
+
+#endif

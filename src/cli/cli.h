@@ -1,0 +1,48 @@
+/*
+ * cli.h — what the command files share (cli layer). Only cli/ prints and
+ * sets exit codes: 0 success, 1 failure, 2 usage error.
+ */
+#ifndef LGFS_CLI_H
+#define LGFS_CLI_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "ledgerfs/key.h"
+
+#define EXIT_USAGE 2
+
+/* One command: name, handler, one-line summary, usage text. */
+struct cli_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+	const char *usage; /* full --help text after "usage: " */
+};
+
+extern const struct cli_cmd cli_cmds[];
+const struct cli_cmd *cli_find(const char *name);
+
+/* "ledgerfs: <message>\n" on stderr; returns 1 (the failure exit code). */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The library's last error, with context: "ledgerfs: <what>: <message>". */
+int cli_fail_lib(const char *what);
+/* Usage error: message, then "see 'ledgerfs CMD --help'"; returns 2. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print a command's --help to stdout; returns 0. */
+int cli_help(const char *cmd);
+
+/* The store directory from --store or the default; caller frees. NULL after
+ * printing an error. */
+char *cli_store(const char *opt);
+/* Load the signing key from --key, $LEDGERFS_KEY or the default; NULL after
+ * printing an error. */
+struct lgfs_key *cli_key(const char *opt);
+
+/* Parse a non-negative decimal number; 0 on success. */
+int cli_parse_u64(const char *s, unsigned long long *out);
+
+/* getopt_long options every command accepts. */
+#define CLI_OPT_HELP { "help", no_argument, NULL, 'h' }
+
+#endif

@@ -1,0 +1,114 @@
+/*
+ * main.c — the ledgerfs command: one table of commands, one dispatcher
+ * (cli layer). Each command lives in cmd_<name>.c.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <string.h>
+
+int cmd_keygen(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_volumes(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_checkpoint(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+
+const struct cli_cmd cli_cmds[] = {
+	{ "keygen", cmd_keygen, "create a signing key (Ed25519) and print its verifier key",
+	  "ledgerfs keygen [--out FILE] [--name NAME]\n\n"
+	  "Writes a new Ed25519 private key to FILE (default $LEDGERFS_KEY, else\n"
+	  "~/.config/ledgerfs/key) with mode 0600 and prints the public verifier key\n"
+	  "in signed-note form: NAME+KEYID+BASE64. Never overwrites an existing key.\n"
+	  "NAME defaults to USER@HOST; it may not contain spaces or '+'." },
+	{ "key", cmd_key, "show the verifier key of your signing key",
+	  "ledgerfs key show [--key FILE]\n\n"
+	  "Prints the verifier key (NAME+KEYID+BASE64) of the private key in FILE\n"
+	  "(default $LEDGERFS_KEY, else ~/.config/ledgerfs/key)." },
+	{ "init", cmd_init, "create a volume",
+	  "ledgerfs init [--store DIR] [--key FILE] [--retention-years N] [--threshold PCT] VOLUME\n\n"
+	  "Creates VOLUME in the store (default $LEDGERFS_STORE, else\n"
+	  "~/.local/share/ledgerfs): writes its genesis record, signed by your key as\n"
+	  "founder, with the policy: default retention N years (default 10) and vote\n"
+	  "threshold PCT percent of members (default 51). Prints the volume's origin." },
+	{ "volumes", cmd_volumes, "list the volumes of a store",
+	  "ledgerfs volumes [--store DIR] [--json]\n\n"
+	  "Lists each volume with its number of log entries and its origin." },
+	{ "log", cmd_log, "print a volume's records",
+	  "ledgerfs log [--store DIR] [--json] [--from N] [--limit N] VOLUME\n\n"
+	  "Prints records from index N (default 0), at most --limit of them:\n"
+	  "index, time (UTC), author, acting uid/gid, operation and arguments.\n"
+	  "--json prints one JSON object per line. Records are decoded, not\n"
+	  "verified: use 'ledgerfs audit' for that." },
+	{ "checkpoint", cmd_checkpoint, "print the latest signed checkpoint",
+	  "ledgerfs checkpoint [--store DIR] [--new [--key FILE]] VOLUME\n\n"
+	  "Prints the latest signed checkpoint of VOLUME (a C2SP tlog-checkpoint\n"
+	  "signed note). --new first signs and stores a checkpoint of the log as it\n"
+	  "is now, with your key." },
+	{ "audit", cmd_audit, "verify a volume's log and checkpoints",
+	  "ledgerfs audit [--store DIR] [--json] [--threads N] VOLUME\n\n"
+	  "Verifies every log entry (encoding, index, previous-hash chain,\n"
+	  "commitment, record/envelope agreement, author membership, time order,\n"
+	  "Ed25519 signature) and the Merkle root against every stored checkpoint\n"
+	  "and its signature. Reads only; repairs nothing. Exit 0 when everything\n"
+	  "holds, 1 with a report naming the first bad index when not." },
+	{ NULL, NULL, NULL, NULL }
+};
+
+const struct cli_cmd *cli_find(const char *name)
+{
+	const struct cli_cmd *c;
+
+	for (c = cli_cmds; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+static void usage_all(FILE *out)
+{
+	const struct cli_cmd *c;
+
+	fprintf(out, "usage: ledgerfs COMMAND [ARGS]\n\n"
+		     "ledgerfs keeps every change of a file system in a signed, append-only\n"
+		     "Merkle log that anyone can verify.\n\ncommands:\n");
+	for (c = cli_cmds; c->name; c++)
+		fprintf(out, "  %-11s %s\n", c->name, c->summary);
+	fprintf(out, "\n'ledgerfs COMMAND --help' describes one command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	const struct cli_cmd *c;
+	int rc;
+
+	if (argc < 2) {
+		usage_all(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		if (argc > 2 && cli_find(argv[2]))
+			return cli_help(argv[2]);
+		usage_all(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("ledgerfs 0.1 (record format 1)\n");
+		return 0;
+	}
+	c = cli_find(argv[1]);
+	if (!c) {
+		fprintf(stderr, "ledgerfs: unknown command '%s'\n", argv[1]);
+		usage_all(stderr);
+		return EXIT_USAGE;
+	}
+	rc = c->fn(argc - 1, argv + 1);
+	/* A full disk or closed pipe must not pass silently. */
+	if (fflush(stdout) || ferror(stdout) || fclose(stdout)) {
+		if (errno != EPIPE)
+			fprintf(stderr, "ledgerfs: writing output: %s\n", strerror(errno));
+		return rc ? rc : 1;
+	}
+	return rc;
+}

@@ -1,0 +1,92 @@
+/*
+ * chunks.c — chunk store URI dispatch and the NULL-checking wrappers (store
+ * layer). See chunks.h.
+ *
+ * Callers use lgfs_chunks_*() rather than the method pointers so that an
+ * implementation can leave a method NULL ("not supported") and the check
+ * lives here, once.
+ */
+#include "ledgerfs/chunks.h"
+#include "ledgerfs/error.h"
+
+#include <string.h>
+
+/* Open by URI. "file:///abs/dir" and plain paths go to the file store; other
+ * schemes are reported instead of being mistaken for a relative path. The
+ * path after "file://" is used literally (no percent-decoding). */
+int lgfs_chunks_open(struct lgfs_chunks **out, const char *uri, int create)
+{
+	const char *sep;
+
+	*out = NULL;
+	if (!uri || !*uri)
+		return lgfs_error_set(LGFS_EINVAL, "empty chunk store URI");
+	if (strncmp(uri, "file://", 7) == 0) {
+		if (uri[7] != '/')
+			return lgfs_error_set(LGFS_EINVAL,
+					      "chunk store URI '%s': file:// needs an absolute path", uri);
+		return lgfs_chunks_file_open(out, uri + 7, create);
+	}
+	sep = strstr(uri, "://");
+	if (sep)
+		return lgfs_error_set(LGFS_EINVAL, "chunk store URI '%s': unsupported scheme '%.*s'",
+				      uri, (int)(sep - uri), uri);
+	return lgfs_chunks_file_open(out, uri, create);
+}
+
+/* A method the implementation left NULL: one message for all wrappers. */
+static int unsupported(const struct lgfs_chunks *c, const char *what)
+{
+	return lgfs_error_set(LGFS_EINVAL, "chunk store '%s' does not support %s",
+			      c->scheme ? c->scheme : "?", what);
+}
+
+/* See chunks.h. The size limit is checked here so every backend gets it. */
+int lgfs_chunks_put(struct lgfs_chunks *c, const uint8_t id[32], const void *buf, size_t len)
+{
+	if (!c->put)
+		return unsupported(c, "put");
+	if (len > LGFS_CHUNK_MAX)
+		return lgfs_error_set(LGFS_EINVAL, "chunk of %zu bytes exceeds the limit of %u",
+				      len, LGFS_CHUNK_MAX);
+	return c->put(c, id, buf, len);
+}
+
+/* See chunks.h. */
+int lgfs_chunks_get(struct lgfs_chunks *c, const uint8_t id[32], struct lgfs_buf *out)
+{
+	if (!c->get)
+		return unsupported(c, "get");
+	return c->get(c, id, out);
+}
+
+/* See chunks.h. */
+int lgfs_chunks_has(struct lgfs_chunks *c, const uint8_t id[32])
+{
+	if (!c->has)
+		return unsupported(c, "has");
+	return c->has(c, id);
+}
+
+/* See chunks.h. */
+int lgfs_chunks_iterate(struct lgfs_chunks *c, lgfs_chunk_cb cb, void *payload)
+{
+	if (!c->iterate)
+		return unsupported(c, "iterate");
+	return c->iterate(c, cb, payload);
+}
+
+/* See chunks.h. */
+int lgfs_chunks_sync(struct lgfs_chunks *c)
+{
+	if (!c->sync)
+		return unsupported(c, "sync");
+	return c->sync(c);
+}
+
+/* See chunks.h. */
+void lgfs_chunks_close(struct lgfs_chunks *c)
+{
+	if (c && c->close)
+		c->close(c);
+}
