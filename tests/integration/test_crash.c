@@ -23,7 +23,8 @@
 #include "ledgerfs/error.h"
 #include "ledgerfs/ledger.h"
 
-#define ROUNDS 60
+#define VOLUMES 6          /* a fresh volume every KILLS_PER_VOLUME kills keeps audits short */
+#define KILLS_PER_VOLUME 10
 
 static char tmpdir[64];
 static char keypath[128];
@@ -49,7 +50,7 @@ static void acked_add(struct acked *a, uint64_t index, unsigned long long seq)
 }
 
 /* Start the appender, let it run for `ms`, SIGKILL it; parse its acks. */
-static void run_and_kill(const char *tool, int ms, struct acked *a)
+static void run_and_kill(const char *tool, const char *vol, int ms, struct acked *a)
 {
 	int pipefd[2], status;
 	char buf[65536], carry[128] = "";
@@ -64,7 +65,7 @@ static void run_and_kill(const char *tool, int ms, struct acked *a)
 		dup2(pipefd[1], 1);
 		close(pipefd[0]);
 		close(pipefd[1]);
-		execl(tool, tool, tmpdir, "crashvol", keypath, "2", (char *)NULL);
+		execl(tool, tool, tmpdir, vol, keypath, "2", (char *)NULL);
 		_exit(127);
 	}
 	close(pipefd[1]);
@@ -109,6 +110,50 @@ static int cmp_idx(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
+struct seq_probe {
+	unsigned long long want;
+	int found;
+};
+
+static int probe_cb(void *arg, const struct lgfs_ledger_entry *e)
+{
+	struct seq_probe *p = arg;
+	const struct lgfs_arg *r = e->rec ? lgfs_record_arg(e->rec, LGFS_F_REASON) : NULL;
+	char want[48];
+
+	snprintf(want, sizeof(want), "seq-%llu", p->want);
+	p->found = r && r->len == strlen(want) && !memcmp(r->data, want, r->len);
+	return 0;
+}
+
+/* Every acknowledged append is at its index with its own content, and no
+ * index was acknowledged twice. */
+static void check_acked(const char *vol, struct acked *a)
+{
+	struct lgfs_ledger *l;
+	uint64_t *order = malloc(a->n * sizeof(*order));
+	size_t i;
+
+	assert_non_null(order);
+	assert_int_equal(lgfs_ledger_open(&l, tmpdir, vol, NULL, LGFS_LEDGER_RDONLY), 0);
+	for (i = 0; i < a->n; i++)
+		order[i] = a->index[i];
+	qsort(order, a->n, sizeof(*order), cmp_idx);
+	for (i = 1; i < a->n; i++)
+		assert_true(order[i] != order[i - 1]);
+	free(order);
+	for (i = 0; i < a->n; i++) {
+		struct seq_probe probe = { a->seq[i], 0 };
+
+		assert_true(a->index[i] < lgfs_ledger_size(l));
+		assert_int_equal(lgfs_ledger_read(l, a->index[i], 1, probe_cb, &probe), 0);
+		if (!probe.found)
+			fail_msg("%s: index %llu does not hold acknowledged seq %llu", vol,
+				 (unsigned long long)a->index[i], probe.want);
+	}
+	lgfs_ledger_close(l);
+}
+
 static void test_kill9_loop(void **state)
 {
 	const char *build = getenv("LEDGERFS_BUILD");
@@ -116,89 +161,56 @@ static void test_kill9_loop(void **state)
 	struct lgfs_policy pol = { 51, 3600 };
 	struct lgfs_volume_info info;
 	struct lgfs_key *key;
-	struct acked a = { 0 };
 	unsigned int seed = (unsigned int)time(NULL);
-	int round;
+	size_t total = 0;
+	int v, round;
 
 	(void)state;
 	snprintf(tool, sizeof(tool), "%s/tests/tools/lgfs_appender", build ? build : "build");
 	assert_int_equal(access(tool, X_OK), 0);
 	assert_int_equal(lgfs_key_generate(&key, "crash@test"), 0);
 	assert_int_equal(lgfs_key_save(key, keypath), 0);
-	assert_int_equal(lgfs_volume_create(&info, tmpdir, "crashvol", key, &pol, 0, 0), 0);
 	/* small segments so kills also land around segment rolls */
 	setenv("LEDGERFS_LOG_SEGMENT_BYTES", "65536", 1);
 	print_message("seed %u\n", seed);
 
-	for (round = 0; round < ROUNDS; round++) {
-		struct lgfs_ledger *l;
-		struct lgfs_audit_report rep;
-		char vd[256];
-		size_t i;
-		uint64_t size;
+	for (v = 0; v < VOLUMES; v++) {
+		struct acked a = { 0 };
+		char vol[32], vd[256];
 
-		run_and_kill(tool, 20 + (int)(rand_r(&seed) % 200), &a);
+		snprintf(vol, sizeof(vol), "crash%d", v);
+		snprintf(vd, sizeof(vd), "%s/volumes/%s", tmpdir, vol);
+		assert_int_equal(lgfs_volume_create(&info, tmpdir, vol, key, &pol, 0, 0), 0);
+		for (round = 0; round < KILLS_PER_VOLUME; round++) {
+			struct lgfs_ledger *l;
+			struct lgfs_audit_report rep;
+			uint64_t size;
+			size_t i;
 
-		/* reopen for writing (cuts any torn tail), check every ack */
-		assert_int_equal(lgfs_ledger_open(&l, tmpdir, "crashvol", key, 0), 0);
-		size = lgfs_ledger_size(l);
-		for (i = 0; i < a.n; i++) {
-			struct lgfs_ledger_entry;
+			run_and_kill(tool, vol, 20 + (int)(rand_r(&seed) % 200), &a);
 
-			assert_true(a.index[i] < size);
+			/* reopen for writing (cuts any torn tail): every ack is there */
+			assert_int_equal(lgfs_ledger_open(&l, tmpdir, vol, key, 0), 0);
+			size = lgfs_ledger_size(l);
+			for (i = 0; i < a.n; i++)
+				assert_true(a.index[i] < size);
+			lgfs_ledger_close(l);
+
+			assert_int_equal(lgfs_audit_volume(&rep, vd, NULL), 0);
+			if (rep.nfindings)
+				fail_msg("%s, kill %d: audit found %zu problems, first: %s", vol, round,
+					 rep.nfindings, rep.nstored ? rep.findings[0].message : "?");
+			assert_int_equal(rep.entries, size);
+			lgfs_audit_report_free(&rep);
 		}
-		lgfs_ledger_close(l);
-
-		snprintf(vd, sizeof(vd), "%s/volumes/crashvol", tmpdir);
-		assert_int_equal(lgfs_audit_volume(&rep, vd, NULL), 0);
-		if (rep.nfindings)
-			fail_msg("round %d: audit found %zu problems, first: %s", round, rep.nfindings,
-				 rep.nstored ? rep.findings[0].message : "?");
-		assert_int_equal(rep.entries, size);
-		lgfs_audit_report_free(&rep);
+		check_acked(vol, &a);
+		total += a.n;
+		free(a.index);
+		free(a.seq);
 	}
-	assert_true(a.n > 100); /* the appender really acknowledged appends */
-
-	/* every acknowledged append holds its own sequence number */
-	{
-		struct lgfs_ledger *l;
-		uint64_t *order = malloc(a.n * sizeof(*order));
-		size_t i;
-
-		assert_int_equal(lgfs_ledger_open(&l, tmpdir, "crashvol", NULL, LGFS_LEDGER_RDONLY), 0);
-		for (i = 0; i < a.n; i++)
-			order[i] = a.index[i];
-		qsort(order, a.n, sizeof(*order), cmp_idx);
-		for (i = 1; i < a.n; i++)
-			assert_true(order[i] != order[i - 1]); /* no index acknowledged twice */
-		free(order);
-		for (i = 0; i < a.n; i += 1 + a.n / 500) {
-			struct seq_probe {
-				unsigned long long want;
-				int found;
-			} probe = { a.seq[i], 0 };
-
-			/* read the single entry and compare its text */
-			int cb(void *arg, const struct lgfs_ledger_entry *e)
-			{
-				struct seq_probe *p = arg;
-				const struct lgfs_arg *r = e->rec ? lgfs_record_arg(e->rec, LGFS_F_REASON) : NULL;
-				char want[48];
-
-				snprintf(want, sizeof(want), "seq-%llu", p->want);
-				p->found = r && r->len == strlen(want) && !memcmp(r->data, want, r->len);
-				return 0;
-			}
-			assert_int_equal(lgfs_ledger_read(l, a.index[i], 1, cb, &probe), 0);
-			if (!probe.found)
-				fail_msg("index %llu does not hold acknowledged seq %llu",
-					 (unsigned long long)a.index[i], probe.want);
-		}
-		lgfs_ledger_close(l);
-	}
-	print_message("%zu acknowledged appends over %d kills, all present\n", a.n, ROUNDS);
-	free(a.index);
-	free(a.seq);
+	assert_true(total > 100); /* the appender really acknowledged appends */
+	print_message("%zu acknowledged appends over %d kills, all present\n", total,
+		      VOLUMES * KILLS_PER_VOLUME);
 	lgfs_key_free(key);
 }
 
