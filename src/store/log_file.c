@@ -60,7 +60,8 @@
  *
  * OPEN AND THE TAIL RULES
  *
- * Open lists the directory (it never scans earlier segments) and checks that
+ * Open lists the directory (it does not scan earlier segments, except the
+ * one before an empty last segment, see below) and checks that
  * segment names are consistent: the first segment is named 0, and each
  * segment but the last starts with a frame header whose magic is right and
  * whose index equals the segment's name. (That each segment ends exactly
@@ -113,8 +114,10 @@
  * another writer holds it; flock belongs to the open file description, so a
  * second writable open in the same process is refused too). Read-only opens
  * take no lock, write nothing, and see the log as it was when they opened.
- * Within a process, a rwlock lets reads run in parallel and makes appends
- * exclusive. A read callback must not append to the same log (deadlock).
+ * Within a process, a writer-preferring rwlock lets reads run in parallel
+ * and makes appends exclusive. The lock is held while read callbacks run, so
+ * a callback must not call into the same log (append, read or size): with a
+ * writer waiting, that deadlocks.
  *
  * All system calls go through lgfs_sys (sys.h) so tests can inject failures.
  */
@@ -256,6 +259,7 @@ static int offs_push(struct offs *o, uint64_t x)
 	return 0;
 }
 
+/* Offsets live as long as their segment is the last one or a batch runs. */
 static void offs_free(struct offs *o)
 {
 	free(o->v);
@@ -272,13 +276,14 @@ static void rd_init(struct rd *r, int fd, const char *name, uint64_t end)
 	r->ahead = AHEAD_MIN;
 }
 
+/* The buffer is the only thing a reader owns (the fd belongs to the caller). */
 static void rd_free(struct rd *r)
 {
 	free(r->buf);
 	r->buf = NULL;
 }
 
-/* File offset of the next unread byte. */
+/* File offset of the next unread byte: where the next frame starts. */
 static uint64_t rd_off(const struct rd *r)
 {
 	return r->base + r->pos;
@@ -394,7 +399,7 @@ static int frame_next(struct rd *r, const char *dir, uint64_t want, int verify, 
 {
 	uint8_t sum[LGFS_HASH_LEN];
 	const uint8_t *p;
-	size_t avail;
+	size_t avail = 0;
 	int rc;
 
 	memset(f, 0, sizeof(*f));
@@ -607,7 +612,7 @@ static int seg_seek(struct file_log *fl, size_t i, struct rd *r, uint64_t index,
 	uint64_t first = fl->segs[i], off;
 	uint32_t elen, rlen;
 	char why[WHY_MAX];
-	size_t avail;
+	size_t avail = 0;
 	int rc;
 
 	if (index == first) {
@@ -741,6 +746,7 @@ done:
 	return rc;
 }
 
+/* size(): under the lock, so it never sees half of an append. */
 static int file_size(struct lgfs_log *l, uint64_t *out)
 {
 	struct file_log *fl = (struct file_log *)l;
@@ -842,6 +848,7 @@ static int seg_finish(struct file_log *fl, struct touched *t)
 	return 0;
 }
 
+/* The segment list grows at open (listing) and on rolls. */
 static int segs_push(struct file_log *fl, uint64_t first)
 {
 	if (fl->nsegs == fl->segcap) {
@@ -950,7 +957,7 @@ static int write_batch(struct file_log *fl, const struct lgfs_log_entry *e, size
 			if (!rc)
 				rc = seg_start(fl, t, &nt, e[i].index);
 			if (rc)
-				goto fail;
+				goto done;
 			cur = &t[nt - 1];
 			at = 0;
 		}
@@ -960,11 +967,11 @@ static int write_batch(struct file_log *fl, const struct lgfs_log_entry *e, size
 		if (!rc && fl->wbuf.len >= FLUSH_BYTES)
 			rc = flush(fl, cur);
 		if (rc)
-			goto fail;
+			goto done;
 	}
 	rc = seg_finish(fl, cur);
 	if (rc)
-		goto fail;
+		goto done;
 
 	/* Durable. Sidecars (best effort), then the new tail. */
 	idx_write(fl, fl->tailidx, t[0].first, fl->toff.v + toff0, fl->toff.n - toff0, toff0, 0);
@@ -988,10 +995,9 @@ static int write_batch(struct file_log *fl, const struct lgfs_log_entry *e, size
 	}
 	fl->tail_bytes = cur->bytes;
 	fl->size += n;
-	goto done;
-fail:
-	rc = rollback(fl, t, nt, nsegs0, toff0, rc);
 done:
+	if (rc)
+		rc = rollback(fl, t, nt, nsegs0, toff0, rc);
 	if (fl->wbuf.cap > 2 * FLUSH_BYTES)
 		lgfs_buf_free(&fl->wbuf); /* do not keep a huge batch's buffer */
 	free(t);
@@ -1024,6 +1030,8 @@ done:
 	return rc;
 }
 
+/* close(): also the cleanup of a failed open, so every field may still be
+ * unset (-1 / NULL). Closing the lock file releases the writer's flock. */
 static void file_close(struct lgfs_log *l)
 {
 	struct file_log *fl = (struct file_log *)l;
@@ -1035,7 +1043,7 @@ static void file_close(struct lgfs_log *l)
 	if (fl->tailfd >= 0)
 		lgfs_sys.close(fl->tailfd);
 	if (fl->lockfd >= 0)
-		lgfs_sys.close(fl->lockfd); /* releases the flock */
+		lgfs_sys.close(fl->lockfd);
 	if (fl->dirfd >= 0)
 		lgfs_sys.close(fl->dirfd);
 	pthread_rwlock_destroy(&fl->lock);
@@ -1111,7 +1119,7 @@ static int rest_zero(struct file_log *fl, struct rd *r)
 {
 	while (rd_off(r) < r->end) {
 		uint64_t left = r->end - rd_off(r);
-		size_t avail, k;
+		size_t avail = 0, k;
 		int rc = rd_fill(r, fl->dir, left < AHEAD_MAX ? (size_t)left : AHEAD_MAX, &avail);
 
 		if (rc)
@@ -1335,6 +1343,7 @@ static int parse_seg_name(const char *s, uint64_t *first)
 	return 0;
 }
 
+/* readdir order is arbitrary; segments must be sorted by first index. */
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -1467,6 +1476,7 @@ static int segment_limit(uint64_t *out)
 int lgfs_log_file_open(struct lgfs_log **out, const char *dir, int flags)
 {
 	struct file_log *fl = NULL;
+	pthread_rwlockattr_t attr;
 	char name[SEG_NAME_MAX];
 	int rc, fd;
 
@@ -1492,7 +1502,13 @@ int lgfs_log_file_open(struct lgfs_log **out, const char *dir, int flags)
 	fl->base.size = file_size;
 	fl->base.close = file_close;
 	fl->base.damaged_at = UINT64_MAX;
-	if (pthread_rwlock_init(&fl->lock, NULL) != 0) {
+	/* Writer-preferring: with glibc's default, a steady stream of readers
+	 * (a busy mount) would starve appends forever. */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	rc = pthread_rwlock_init(&fl->lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	if (rc != 0) {
 		free(fl);
 		return lgfs_error_set(LGFS_ENOMEM, "cannot create the log lock");
 	}

@@ -838,6 +838,44 @@ static void test_segments_and_ranges(void **state)
 	lgfs_log_close(l);
 }
 
+/* The roll rule at its boundary: a new segment starts before a frame once
+ * the last segment holds >= the limit, so limits equal to, one below and one
+ * above a frame boundary give different layouts, all as simulated. */
+static void test_roll_rule(void **state)
+{
+	struct ctx *c = *state;
+	uint64_t f01 = frame_size(0) + frame_size(1), segs[64], seg, off, k, last;
+	const uint64_t limits[] = { 1, frame_size(0), f01 - 1, f01, f01 + 1, 4 * f01 };
+	char dir[sizeof(c->dir)], num[32];
+	struct lgfs_log *l;
+	size_t n, want, i;
+
+	for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		snprintf(num, sizeof(num), "%" PRIu64, limits[i]);
+		setenv(SEGENV, num, 1);
+		snprintf(dir, sizeof(dir), "%s/r%zu", c->tmp, i);
+		l = open_ok(dir, LGFS_LOG_CREATE);
+		append_gen(l, 0, 12, 12);
+		lgfs_log_close(l);
+		snprintf(c->dir, sizeof(c->dir), "%s", dir);
+		n = list_segs(c, segs, 64);
+		for (k = 0, want = 0, last = UINT64_MAX; k < 12; k++) {
+			layout(k, limits[i], &seg, &off);
+			if (seg != last) {
+				assert_true(want < n);
+				assert_int_equal(segs[want], seg);
+				want++;
+			}
+			last = seg;
+		}
+		assert_int_equal(n, want);
+		l = open_ok(dir, 0);
+		verify(l, 0, 12);
+		lgfs_log_close(l);
+	}
+	snprintf(c->dir, sizeof(c->dir), "%s/log", c->tmp);
+}
+
 /* The size survives close and reopen, appends continue, read-only sees it. */
 static void test_reopen_size(void **state)
 {
@@ -1667,6 +1705,7 @@ int main(void)
 		T(test_conflict),
 		T(test_bad_inputs),
 		T(test_segments_and_ranges),
+		T(test_roll_rule),
 		T(test_reopen_size),
 		T(test_torn_every_offset),
 		T(test_torn_single_frame_segment),
