@@ -16,10 +16,13 @@ PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka)
 
+# CFLAGS is the user's (optimisation, sanitizers); what the code needs is in
+# BASE_CFLAGS so that `make CFLAGS=...` cannot drop it.
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -MMD -MP -pthread
-CPPFLAGS += -Iinclude -Isrc $(PKG_CFLAGS)
-LDLIBS += $(PKG_LIBS) -pthread
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -MMD -MP -pthread
+ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS)
+ALL_CPPFLAGS = -Iinclude -Isrc $(PKG_CFLAGS) $(CPPFLAGS)
+ALL_LDLIBS = $(PKG_LIBS) -pthread $(LDLIBS)
 
 LIB_SRC := $(wildcard src/util/*.c src/ledger/*.c src/store/*.c src/fs/*.c src/fuse/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
@@ -41,7 +44,7 @@ all: $(BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -49,15 +52,15 @@ $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(BIN): $(CLI_OBJ) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(ALL_LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(CMOCKA_LIBS) $(LDLIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(CMOCKA_LIBS) $(ALL_LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(ALL_LDLIBS)
 
 test: $(BIN) $(TEST_BIN) $(TOOL_BIN)
 	BUILD=$(BUILD) sh tests/run.sh
