@@ -75,6 +75,14 @@ static void *one_at_a_time(void *p)
 	return NULL;
 }
 
+static int count_cp(void *arg, const char *note, size_t len)
+{
+	(void)note;
+	(void)len;
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
 static struct lgfs_ledger *fresh(const char *dir, struct lgfs_key *key, const char *name)
 {
 	struct lgfs_policy pol = { 51, 3600 };
@@ -93,7 +101,7 @@ int main(int argc, char **argv)
 	const char *dir;
 	uint64_t records = 50000, i;
 	int runs = 3, run, t;
-	double batch_rate[16], thread_rate[16], audit_rate[16], batch_one[16];
+	double batch_rate[16], thread_rate[16], audit_rate[16], batch_one[16], group[16];
 	struct lgfs_key *key;
 
 	if (argc < 2) {
@@ -164,6 +172,14 @@ int main(int argc, char **argv)
 			pthread_join(th[t], NULL);
 		thread_rate[run] = (double)(16 * (records / 16 / 4)) / (now() - t0);
 		lgfs_ledger_close(l);
+		{
+			/* one checkpoint per group commit: records per fdatasync */
+			uint64_t ncp = 0;
+
+			snprintf(vd, sizeof(vd), "%s/volumes/threads%d", dir, run);
+			lgfs_checkpoints_each(vd, count_cp, &ncp);
+			group[run] = ncp ? (double)(16 * (records / 16 / 4)) / (double)ncp : 0;
+		}
 
 		/* audit of the batch volume, all cores */
 		snprintf(vd, sizeof(vd), "%s/volumes/batch%d", dir, run);
@@ -182,6 +198,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)records, runs, sysconf(_SC_NPROCESSORS_ONLN));
 	printf("  append, batches of 1000 from one caller   %8.0f records/s\n", median(batch_rate, runs));
 	printf("  append, 16 threads x 1 record (group commit) %5.0f records/s\n", median(thread_rate, runs));
+	printf("    (records per group commit, median: %.1f)\n", median(group, runs));
 	printf("  append, 1 record per call, one caller      %7.0f records/s (one fdatasync each)\n",
 	       median(batch_one, runs));
 	printf("  audit, all cores                          %8.0f entries/s\n", median(audit_rate, runs));

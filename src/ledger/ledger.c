@@ -27,6 +27,11 @@
 #include <unistd.h>
 
 #define MAX_BATCH 8192 /* records per group commit */
+/* A leader that sees fewer records queued than the last batch held waits up
+ * to this long for the other writers to catch up, so that concurrent
+ * writers share fdatasyncs instead of alternating one-record batches. A lone
+ * writer (last batch of 1) never waits. */
+#define GROUP_WAIT_NS 200000
 
 /* One caller waiting in lgfs_ledger_append. */
 struct pending {
@@ -50,8 +55,11 @@ struct lgfs_ledger {
 
 	pthread_mutex_t mu;            /* guards everything below */
 	pthread_cond_t cv;             /* signalled when a batch is done */
+	pthread_cond_t qcv;            /* signalled when records are queued */
 	int committing;                /* a leader is at work */
 	struct pending *queue, **queue_tail;
+	size_t queued;                 /* records in the queue */
+	size_t last_batch;             /* records in the previous batch */
 	uint64_t size;                 /* entries in the log */
 	uint8_t prev[32];              /* hash of the last envelope */
 	int64_t last_time;             /* time of the last record */
@@ -511,6 +519,7 @@ int lgfs_ledger_open_dir(struct lgfs_ledger **out, const char *dir, const struct
 	l->cp_fd = -1;
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_cond_init(&l->cv, NULL);
+	pthread_cond_init(&l->qcv, NULL);
 	l->queue_tail = &l->queue;
 	l->rdonly = !!(flags & LGFS_LEDGER_RDONLY);
 	l->dir = strdup(dir);
@@ -671,6 +680,7 @@ void lgfs_ledger_close(struct lgfs_ledger *l)
 	if (l->log)
 		lgfs_log_close(l->log);
 	pthread_cond_destroy(&l->cv);
+	pthread_cond_destroy(&l->qcv);
 	pthread_mutex_destroy(&l->mu);
 	free(l->dir);
 	free(l);
@@ -828,6 +838,8 @@ int lgfs_ledger_append(struct lgfs_ledger *l, struct lgfs_record *const *recs, s
 	pthread_mutex_lock(&l->mu);
 	*l->queue_tail = &me;
 	l->queue_tail = &me.next;
+	l->queued += n;
+	pthread_cond_signal(&l->qcv);
 	while (!me.done) {
 		struct pending *batch, *p, **cut;
 		size_t taken = 0;
@@ -838,6 +850,19 @@ int lgfs_ledger_append(struct lgfs_ledger *l, struct lgfs_record *const *recs, s
 		}
 		/* Lead: take up to MAX_BATCH records (at least one caller). */
 		l->committing = 1;
+		if (l->last_batch > 1 && l->queued < l->last_batch) {
+			struct timespec dl;
+
+			clock_gettime(CLOCK_REALTIME, &dl);
+			dl.tv_nsec += GROUP_WAIT_NS;
+			if (dl.tv_nsec >= 1000000000) {
+				dl.tv_sec++;
+				dl.tv_nsec -= 1000000000;
+			}
+			while (l->queued < l->last_batch)
+				if (pthread_cond_timedwait(&l->qcv, &l->mu, &dl))
+					break;
+		}
 		batch = l->queue;
 		cut = &l->queue;
 		while (*cut && (taken == 0 || taken + (*cut)->n <= MAX_BATCH)) {
@@ -848,6 +873,8 @@ int lgfs_ledger_append(struct lgfs_ledger *l, struct lgfs_record *const *recs, s
 		if (!l->queue)
 			l->queue_tail = &l->queue;
 		*cut = NULL;
+		l->queued -= taken;
+		l->last_batch = taken;
 		pthread_mutex_unlock(&l->mu);
 		commit_batch(l, batch);
 		pthread_mutex_lock(&l->mu);
