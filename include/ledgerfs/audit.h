@@ -72,4 +72,7 @@ void lgfs_audit_add(struct lgfs_audit_report *rep, uint64_t index, const char *k
 
 void lgfs_audit_report_free(struct lgfs_audit_report *rep);
 
+/* Sort the stored findings by index (after later layers added theirs). */
+void lgfs_audit_sort(struct lgfs_audit_report *rep);
+
 #endif

@@ -8,6 +8,11 @@
  * struct lgfs_ledger is one open volume: it turns records into signed
  * envelopes, appends them with group commit (concurrent callers share one
  * write and one fdatasync), keeps the tree and writes checkpoints.
+ *
+ * Durability is asynchronous when asked for: lgfs_ledger_submit() gives
+ * records their index and their place in the log at once, a committer
+ * thread (one per writable ledger) signs and writes them in the background,
+ * and lgfs_ledger_sync() waits until they are durable.
  */
 #ifndef LGFS_LEDGER_H
 #define LGFS_LEDGER_H
@@ -77,27 +82,104 @@ int lgfs_ledger_open(struct lgfs_ledger **out, const char *store, const char *na
 /* Open by volume directory. */
 int lgfs_ledger_open_dir(struct lgfs_ledger **out, const char *dir, const struct lgfs_key *key,
 			 int flags);
-/* Writes a final checkpoint (writable) and frees everything. */
+/* Drains the queue (every record submitted so far is committed, or dropped
+ * if the ledger has failed), stops the committer, writes a final checkpoint
+ * (writable) and frees everything. It reports nothing: call
+ * lgfs_ledger_sync(l, 0) first to learn whether everything became durable.
+ * No other call on `l` may be running or made after it. */
 void lgfs_ledger_close(struct lgfs_ledger *l);
 
 const struct lgfs_volume_info *lgfs_ledger_info(const struct lgfs_ledger *l); /* borrowed */
 const char *lgfs_ledger_dir(const struct lgfs_ledger *l);                      /* borrowed */
+/* Entries in the log that lgfs_ledger_read() and lgfs_ledger_root() can
+ * reach: the durable ones, the same as lgfs_ledger_durable(). Records
+ * submitted but not yet durable are not counted. */
 uint64_t lgfs_ledger_size(struct lgfs_ledger *l);
 
 /*
- * Append records. For each, the ledger sets origin, index, prev, author,
- * time (never earlier than the previous record's) and a fresh salt; the
- * caller sets op, args, uid and gid. Records from concurrent callers are
- * committed together: one write and one fdatasync per batch, then one
- * checkpoint. Returns 0 only once the records are durable; recs[i]->index
- * holds each one's index.
+ * Writing: submit, sync, append.
+ *
+ * For each record the ledger sets origin, index, prev, author, time (never
+ * earlier than the previous record's) and a fresh salt; the caller sets op,
+ * args, uid and gid. The records are borrowed for the call only.
+ *
+ * Order and indexes. Records get consecutive indexes and appear in the log
+ * in the order of the calls that submitted them (a call's records stay
+ * together, and one call's records are always committed in the same batch,
+ * so after a crash either all of them are in the log or none). The index is
+ * final when submit returns: the file system layer may derive inode
+ * numbers from it at once.
+ *
+ * Commit. A committer thread takes the queued records in batches of up to
+ * 8192 (one call is never split), signs them on all cores, appends the batch
+ * with one write and one fdatasync, extends the tree, and signs one
+ * checkpoint per batch (only ever for durable sizes). Submitters keep
+ * queueing while a batch is signed and written.
+ *
+ * Bound. At most LGFS_LEDGER_PENDING_RECORDS records and about
+ * LGFS_LEDGER_PENDING_BYTES bytes (records plus envelopes) are pending
+ * (submitted, not yet durable) at any time; lgfs_ledger_submit() waits for
+ * the committer before going beyond either, so a producer faster than the
+ * disk is slowed to the disk's pace instead of filling memory. The byte
+ * bound can be overshot by the last call admitted; a single call larger
+ * than the record bound is admitted when nothing else is pending.
+ *
+ * Failure. A record that does not encode or fit its operation's schema, or
+ * whose operation is reserved, is refused by submit (LGFS_EINVAL): nothing
+ * of that call is queued and the ledger is unchanged. If a batch cannot be
+ * written (LGFS_ENOSPC for a full disk, LGFS_EIO, ...), the ledger FAILS
+ * until it is closed and reopened: that batch and every record submitted
+ * after it are not in the log (the log store undoes the partial write);
+ * lgfs_ledger_durable() stays at the last durable index; lgfs_ledger_sync()
+ * of any index at or above the failed batch, and every later submit, return
+ * the same error code with a message naming the entries and the cause.
+ * Records below it stay durable and readable. A file system should then
+ * refuse writes. (The same happens, after the batch is durable, if the
+ * Merkle tree cannot be extended: the records are in the log, but no
+ * checkpoint is signed from the tree until a reopen rebuilds it.)
  */
+
+/* Default bounds on pending records; see lgfs_ledger_set_pending_limit(). */
+#define LGFS_LEDGER_PENDING_RECORDS 65536
+#define LGFS_LEDGER_PENDING_BYTES (64u << 20)
+
+/* Queue records: set origin, index, prev, author, time and salt on each and
+ * encode it; return once the indexes are assigned (recs[i]->index), without
+ * waiting for signatures or I/O, except when the pending bound makes it wait
+ * for the committer. The records are not durable yet. LGFS_EROFS on a
+ * read-only ledger; the failed state's error once the ledger has failed. */
+int lgfs_ledger_submit(struct lgfs_ledger *l, struct lgfs_record *const *recs, size_t n);
+
+/* Wait until every record with index < upto is durable; upto 0 means every
+ * record submitted so far. LGFS_ERANGE when upto is beyond what was
+ * submitted; the failed state's error when a record below upto will never be
+ * durable. Many threads may wait at once. */
+int lgfs_ledger_sync(struct lgfs_ledger *l, uint64_t upto);
+
+/* Number of entries known durable: every index below it is in the log and
+ * fdatasync'd. Never more than the log holds. */
+uint64_t lgfs_ledger_durable(struct lgfs_ledger *l);
+
+/* Records submitted but not yet durable, and (*bytes_out, if not NULL)
+ * their bytes as counted against the bound; both read at one instant. */
+uint64_t lgfs_ledger_pending(struct lgfs_ledger *l, uint64_t *bytes_out);
+
+/* Change the pending bound (records >= 1, bytes >= 1; LGFS_EINVAL else).
+ * Takes effect for the next submit. */
+int lgfs_ledger_set_pending_limit(struct lgfs_ledger *l, size_t records, size_t bytes);
+
+/* Submit + sync of exactly these records: returns 0 only once they are
+ * durable; recs[i]->index holds each one's index. Records from concurrent
+ * callers are committed together: one write and one fdatasync per batch,
+ * then one checkpoint. */
 int lgfs_ledger_append(struct lgfs_ledger *l, struct lgfs_record *const *recs, size_t n);
 
 /* The latest stored signed checkpoint note; *out malloc'd, NUL-terminated.
  * LGFS_ENOTFOUND if none. */
 int lgfs_ledger_checkpoint_latest(struct lgfs_ledger *l, char **out);
-/* Sign and store a checkpoint of the current size now (writable only). */
+/* Sign and store (with fdatasync) a checkpoint of the durable size now
+ * (writable only). Records still pending are not covered: call
+ * lgfs_ledger_sync() first to include them. */
 int lgfs_ledger_checkpoint_new(struct lgfs_ledger *l, char **out);
 
 /* Root hash of the log's first `size` entries. */
@@ -115,7 +197,8 @@ struct lgfs_ledger_entry {
 };
 typedef int (*lgfs_ledger_cb)(void *arg, const struct lgfs_ledger_entry *e);
 /* Entries [from, from+count), decoded (not verified: that is audit's job;
- * an undecodable entry is LGFS_ECORRUPT naming its index). */
+ * an undecodable entry is LGFS_ECORRUPT naming its index). Only durable
+ * entries can be read (LGFS_ERANGE beyond lgfs_ledger_size()). */
 int lgfs_ledger_read(struct lgfs_ledger *l, uint64_t from, uint64_t count, lgfs_ledger_cb cb, void *arg);
 
 /* Every stored checkpoint note of a volume directory, oldest first. A torn

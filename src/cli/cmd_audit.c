@@ -5,6 +5,7 @@
 
 #include "ledgerfs/audit.h"
 #include "ledgerfs/error.h"
+#include "ledgerfs/fsaudit.h"
 #include "ledgerfs/hash.h"
 #include "ledgerfs/json.h"
 #include "ledgerfs/progress.h"
@@ -99,6 +100,7 @@ int cmd_audit(int argc, char **argv)
 	};
 	struct lgfs_audit_opts aopts;
 	struct lgfs_audit_report rep;
+	struct lgfs_fsaudit *fsa = NULL;
 	struct lgfs_progress bar;
 	const char *storeopt = NULL;
 	unsigned long long threads = 0;
@@ -129,12 +131,28 @@ int cmd_audit(int argc, char **argv)
 		return cli_fail_lib("audit");
 	memset(&aopts, 0, sizeof(aopts));
 	aopts.threads = (unsigned int)threads;
-	lgfs_progress_start(&bar, json ? NULL : stderr, "audit");
+	/* the file-system half: replay every verified entry into a fresh index */
+	if (lgfs_fsaudit_new(&fsa, dir)) {
+		free(dir);
+		return cli_fail_lib(argv[optind]);
+	}
+	aopts.on_entry = lgfs_fsaudit_entry;
+	aopts.entry_arg = fsa;
+	lgfs_progress_start(&bar, json ? NULL : stderr, "log    ");
 	aopts.progress = on_progress;
 	aopts.progress_arg = &bar;
 	rc = lgfs_audit_volume(&rep, dir, &aopts);
 	lgfs_progress_end(&bar);
 	free(dir);
+	if (!rc) {
+		lgfs_progress_start(&bar, json ? NULL : stderr, "content");
+		rc = lgfs_fsaudit_finish(fsa, &rep, on_progress, &bar);
+		lgfs_progress_end(&bar);
+		lgfs_audit_sort(&rep);
+		if (rc)
+			lgfs_audit_report_free(&rep);
+	}
+	lgfs_fsaudit_free(fsa);
 	if (rc)
 		return cli_fail_lib(argv[optind]);
 	if (json)

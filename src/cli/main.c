@@ -14,6 +14,10 @@ int cmd_volumes(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_checkpoint(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_put(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_rebuild(int argc, char **argv);
 
 const struct cli_cmd cli_cmds[] = {
 	{ "keygen", cmd_keygen, "create a signing key (Ed25519) and print its verifier key",
@@ -53,6 +57,26 @@ const struct cli_cmd cli_cmds[] = {
 	  "Ed25519 signature) and the Merkle root against every stored checkpoint\n"
 	  "and its signature. Reads only; repairs nothing. Exit 0 when everything\n"
 	  "holds, 1 with a report naming the first bad index when not." },
+	{ "put", cmd_put, "store a file in a volume without mounting it",
+	  "ledgerfs put [--store DIR] [--key FILE] [--mode OCTAL] VOLUME PATH [FILE|-]\n\n"
+	  "Stores the bytes of FILE (or standard input) at PATH, an absolute path in\n"
+	  "the volume, as one new version: the same records a mount would write (a\n"
+	  "create record if PATH is new, then one write record). Missing parent\n"
+	  "directories are created (mode 0755). New files get --mode (default 0644).\n"
+	  "Refused while the volume is mounted: write through the mount then." },
+	{ "get", cmd_get, "print a file of a volume without mounting it",
+	  "ledgerfs get [--store DIR] VOLUME PATH\n\n"
+	  "Writes the current content of PATH to standard output. Every chunk is\n"
+	  "checked against its SHA-256 as it is read." },
+	{ "status", cmd_status, "show a volume's state",
+	  "ledgerfs status [--store DIR] VOLUME\n\n"
+	  "Prints the volume's name, origin, founder, policy, number of log\n"
+	  "entries, latest checkpoint, whether a writer holds it, and free disk." },
+	{ "rebuild", cmd_rebuild, "rebuild a volume's index from its log",
+	  "ledgerfs rebuild [--store DIR] VOLUME\n\n"
+	  "Replays the whole log into a fresh index (the index is derived data;\n"
+	  "a mount also rebuilds it by itself when it is missing or does not match\n"
+	  "the log). The volume must not be mounted." },
 	{ NULL, NULL, NULL, NULL }
 };
 

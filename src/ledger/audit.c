@@ -496,6 +496,12 @@ static int finding_cmp(const void *x, const void *y)
 	return 0;
 }
 
+void lgfs_audit_sort(struct lgfs_audit_report *rep)
+{
+	if (rep->findings)
+		qsort(rep->findings, rep->nstored, sizeof(*rep->findings), finding_cmp);
+}
+
 static double mono_now(void)
 {
 	struct timespec ts;
@@ -580,8 +586,7 @@ int lgfs_audit_volume(struct lgfs_audit_report *rep, const char *voldir, const s
 	lgfs_merkle_frontier_root(&a.f, rep->root);
 	snprintf(rep->origin, sizeof(rep->origin), "%s", a.origin);
 	cp_finish(&a);
-	if (rep->findings)
-		qsort(rep->findings, rep->nstored, sizeof(*rep->findings), finding_cmp);
+	lgfs_audit_sort(rep);
 	rep->seconds = mono_now() - t0;
 out:
 	for (i = 0; i < a.nmembers; i++)

@@ -1,12 +1,30 @@
 /*
- * ledger.c — an open volume: signed envelopes, group commit, Merkle tree,
- * checkpoints (ledger layer). See ledger.h.
+ * ledger.c — an open volume: signed envelopes, asynchronous group commit,
+ * Merkle tree, checkpoints (ledger layer). See ledger.h.
  *
- * Group commit: every caller of lgfs_ledger_append() queues its records and
- * waits. Whoever finds no commit in progress becomes the leader: it takes
- * the whole queue, builds and signs the envelopes in order (each names the
- * hash of the one before), hands the batch to the log store (one write, one
- * fdatasync), extends the tree, signs one checkpoint, and wakes the others.
+ * Submitting and committing are split. lgfs_ledger_submit() fills, under
+ * l->mu, every ledger-owned field of a record, encodes it and builds its
+ * envelope without the signature. The chain hash covers only the signed part
+ * of an envelope (FORMAT.md §3), so the next record's `prev` is known at once
+ * and an index is final when submit returns; nothing there waits for a
+ * signature or for the disk. The entry joins the pending queue: a list of
+ * batches in index order, only the last of which is still growing.
+ *
+ * One committer thread per writable ledger takes the oldest batch, signs its
+ * envelopes on all cores, appends it to the log store (one write, one
+ * fdatasync), extends the tree, advances `size` (the durable count), wakes
+ * whoever waits in lgfs_ledger_sync(), and signs one checkpoint. Submitters
+ * keep queueing meanwhile, up to a bound on pending records and bytes.
+ * lgfs_ledger_append() is submit + sync, so concurrent synchronous callers
+ * share batches and fdatasyncs as before.
+ *
+ * A failed commit puts the ledger in a failed state until it is reopened:
+ * the failed batch and everything queued after it are dropped (their indexes
+ * were handed out and later records name them in `prev`, so no later record
+ * can be written without a gap), and every later submit, and every sync
+ * beyond the durable size, returns the error.
+ *
+ * Locks: tree_mu (the tree, the checkpoints file) is always taken before mu.
  */
 #include "ledgerfs/ledger.h"
 #include "ledgerfs/error.h"
@@ -19,6 +37,7 @@
 #include <fcntl.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,44 +45,72 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_BATCH 8192 /* records per group commit */
-/* A leader that sees fewer records queued than the last batch held waits up
- * to this long for the other writers to catch up, so that concurrent
- * writers share fdatasyncs instead of alternating one-record batches. A lone
- * writer (last batch of 1) never waits. */
+/* Records per group commit: bounds the time one batch holds the committer
+ * (signing 8192 records takes ~0.3 s on two cores) and so how long a sync
+ * that arrives meanwhile waits. One submit is never split across batches,
+ * so a larger submit makes one larger batch. */
+#define MAX_BATCH 8192
+/* Record bytes per group commit, for the same reason (a batch is one write). */
+#define MAX_BATCH_BYTES (16u << 20)
+/* A committer that finds fewer records queued than the last batch held waits
+ * up to this long for the other writers to catch up, so that concurrent
+ * synchronous writers share fdatasyncs instead of alternating small batches.
+ * A lone writer (last batch of 1) never waits. */
 #define GROUP_WAIT_NS 200000
+/* Room for the message of the error that failed the ledger (error.c keeps
+ * 1024 bytes per thread). */
+#define FAIL_MSG_MAX 1024
 
-/* One caller waiting in lgfs_ledger_append. */
-struct pending {
-	struct lgfs_record *const *recs;
-	size_t n;
-	int rc;              /* result, valid once done */
-	int done;            /* set by the leader under l->mu */
-	int skip;            /* leader-private: failed before the log write */
-	char err[512];       /* the leader's message for this caller */
-	struct pending *next;
+/*
+ * Records submitted back to back, committed together as one log append.
+ * Only the queue's last batch grows (under l->mu); once the committer takes
+ * a batch off the queue it alone owns it.
+ */
+struct batch {
+	uint64_t first;                     /* index of its first entry: the log append's `expected` */
+	size_t n;                           /* entries held */
+	size_t cap;                         /* entries envs and rec_off have room for */
+	uint8_t (*envs)[LGFS_ENVELOPE_LEN]; /* envelopes; the committer fills in the signatures */
+	size_t *rec_off;                    /* where each entry's record starts in recs */
+	struct lgfs_buf recs;               /* the encoded records back to back, as the log stores them */
+	size_t bytes;                       /* what the batch counts against the pending byte bound */
+	struct batch *next;                 /* the following batch (higher indexes) */
 };
 
 struct lgfs_ledger {
 	char *dir;                     /* volume directory */
-	int rdonly;
+	int rdonly;                    /* opened read-only: no committer, nothing written */
 	const struct lgfs_key *key;    /* borrowed; NULL when read-only */
-	struct lgfs_log *log;
+	struct lgfs_log *log;          /* the log store; appended to by the committer only */
+	struct lgfs_volume_info info;  /* from the genesis record, fixed at open */
+
+	/* Taken before mu. The committer holds it while it extends the tree and
+	 * writes a checkpoint, so that readers of the tree (roots, on-demand
+	 * checkpoints) see it at a durable size and never half-extended. */
+	pthread_mutex_t tree_mu;
 	struct lgfs_merkle *tree;      /* NULL until needed when read-only */
-	struct lgfs_volume_info info;
 	int cp_fd;                     /* checkpoints file, -1 when read-only */
+	uint64_t cp_size;              /* size of the latest stored checkpoint: close signs a final one if behind */
+	int tree_broken;               /* a tree update failed: its roots must never be signed */
 
 	pthread_mutex_t mu;            /* guards everything below */
-	pthread_cond_t cv;             /* signalled when a batch is done */
-	pthread_cond_t qcv;            /* signalled when records are queued */
-	int committing;                /* a leader is at work */
-	struct pending *queue, **queue_tail;
-	size_t queued;                 /* records in the queue */
-	size_t last_batch;             /* records in the previous batch */
-	uint64_t size;                 /* entries in the log */
-	uint8_t prev[32];              /* hash of the last envelope */
-	int64_t last_time;             /* time of the last record */
-	uint64_t cp_size;              /* size of the latest stored checkpoint */
+	pthread_cond_t cv;             /* broadcast when `size` advances or the ledger fails */
+	pthread_cond_t qcv;            /* signalled when there is work for the committer, or it must stop */
+	struct batch *head, *tail;     /* queued batches the committer has not taken yet, oldest first */
+	size_t pending;                /* records submitted, not yet durable (queued or being committed) */
+	size_t pending_bytes;          /* their bytes, so a fast producer cannot exhaust memory */
+	size_t max_pending;            /* submit waits rather than go beyond these two */
+	size_t max_pending_bytes;
+	size_t last_batch;             /* records in the previous batch, for the group wait */
+	uint64_t next;                 /* index of the next submitted record */
+	uint8_t prev[32];              /* envelope hash of the last submitted record: the next one's prev */
+	int64_t last_time;             /* time of the last submitted record: time never runs backwards */
+	uint64_t size;                 /* durable entries: in the log and fdatasync'd */
+	int failed;                    /* 0, or the error code that stopped the ledger */
+	char fail_msg[FAIL_MSG_MAX];   /* its message, handed to every caller that hits the failure */
+	int stopping;                  /* close asked the committer to drain the queue and end */
+	int have_thread;               /* the committer was started (writable opens) */
+	pthread_t committer;
 };
 
 int lgfs_volume_name_valid(const char *name)
@@ -292,8 +339,9 @@ static int sign_envelope(const struct lgfs_key *key, const char *origin, uint8_t
 /* Fill the ledger-owned fields of r for position `index` and encode it;
  * env_out gets the envelope without its signature (sign_envelope does
  * that, possibly on another thread). rec_out gets the record bytes
- * appended. For the genesis record (index 0) the origin is derived here and
- * stored in *origin. */
+ * appended. The caller has put a fresh salt in r->salt (done outside the
+ * ledger lock, since it does not depend on the position). For the genesis
+ * record (index 0) the origin is derived here and stored in *origin. */
 static int build_entry(const struct lgfs_key *key, char *origin, uint64_t index, const uint8_t prev[32],
 		       int64_t time_ns, struct lgfs_record *r, struct lgfs_buf *rec_out,
 		       uint8_t env_out[LGFS_ENVELOPE_LEN])
@@ -304,8 +352,6 @@ static int build_entry(const struct lgfs_key *key, char *origin, uint64_t index,
 
 	if ((index == 0) != (r->op == LGFS_OP_GENESIS))
 		return lgfs_error_set(LGFS_EINVAL, "a genesis record must be exactly the first record");
-	if (RAND_bytes(r->salt, LGFS_SALT_LEN) != 1)
-		return lgfs_error_set(LGFS_ERROR, "no randomness for the record salt");
 	r->version = LGFS_FORMAT_VERSION;
 	snprintf(r->origin, sizeof(r->origin), "%s", index == 0 ? "" : origin);
 	r->index = index;
@@ -403,6 +449,218 @@ static int sign_checkpoint(struct lgfs_ledger *l, uint64_t size, char **out)
 	if (rc)
 		return rc;
 	return lgfs_checkpoint_sign(out, &cp, l->key);
+}
+
+/* ---- the pending queue and the committer ---- */
+
+/* A new, empty batch whose first entry will be `first`; NULL when out of
+ * memory. Freed with batch_free(). */
+static struct batch *batch_new(uint64_t first)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+
+	if (b)
+		b->first = first;
+	return b;
+}
+
+/* Free a batch (NULL is fine). */
+static void batch_free(struct batch *b)
+{
+	if (!b)
+		return;
+	free(b->envs);
+	free(b->rec_off);
+	lgfs_buf_free(&b->recs);
+	free(b);
+}
+
+/* Make room for `want` entries in b, growing by doubling so that a batch
+ * built one small submit at a time is not reallocated on every call. */
+static int batch_reserve(struct batch *b, size_t want)
+{
+	uint8_t (*envs)[LGFS_ENVELOPE_LEN];
+	size_t *off, cap = b->cap ? b->cap : 16;
+
+	if (want <= b->cap)
+		return 0;
+	while (cap < want)
+		cap *= 2;
+	envs = realloc(b->envs, cap * sizeof(*envs));
+	if (!envs)
+		return lgfs_error_set(LGFS_ENOMEM, "out of memory queueing records");
+	b->envs = envs;
+	off = realloc(b->rec_off, cap * sizeof(*off));
+	if (!off)
+		return lgfs_error_set(LGFS_ENOMEM, "out of memory queueing records");
+	b->rec_off = off;
+	b->cap = cap;
+	return 0;
+}
+
+/*
+ * Sign, write and publish one batch (committer thread, without l->mu).
+ * Returns 0 when the batch is durable and in the tree. A signing or log
+ * failure leaves the log as it was (the store undoes a failed append). A
+ * tree failure comes after the batch is durable: `size` then covers it, but
+ * the tree is marked broken so that no checkpoint is ever signed from it.
+ */
+static int commit_batch(struct lgfs_ledger *l, struct batch *b)
+{
+	struct lgfs_log_entry *entries;
+	uint64_t end = b->first + b->n;
+	char *note = NULL;
+	size_t i;
+	int rc;
+
+	entries = calloc(b->n, sizeof(*entries));
+	if (!entries)
+		return lgfs_error_set(LGFS_ENOMEM, "out of memory committing records");
+	rc = sign_batch(l->key, l->info.origin, b->envs, b->n);
+	if (rc)
+		goto out;
+	for (i = 0; i < b->n; i++) {
+		entries[i].index = b->first + i;
+		entries[i].envelope = b->envs[i];
+		entries[i].envelope_len = LGFS_ENVELOPE_LEN;
+		entries[i].record = b->recs.data + b->rec_off[i];
+		entries[i].record_len = (i + 1 < b->n ? b->rec_off[i + 1] : b->recs.len) - b->rec_off[i];
+	}
+	rc = lgfs_log_append(l->log, b->first, entries, b->n);
+	if (rc)
+		goto out;
+	pthread_mutex_lock(&l->tree_mu);
+	for (i = 0; i < b->n && !rc; i++) {
+		uint8_t leaf[32];
+
+		lgfs_merkle_leaf_hash(leaf, b->envs[i], LGFS_ENVELOPE_LEN);
+		rc = lgfs_merkle_append(l->tree, leaf);
+	}
+	if (!rc)
+		rc = lgfs_merkle_flush(l->tree);
+	if (rc)
+		l->tree_broken = 1;
+	/* The batch is durable: its checkpoint, then wake the waiters (as the
+	 * synchronous append always did: when it returns, the latest checkpoint
+	 * covers its records). A checkpoint that fails to be written is only
+	 * missing; close retries. */
+	if (!rc && sign_checkpoint(l, end, &note) == 0 && cp_append(l->cp_fd, note, 0) == 0)
+		l->cp_size = end;
+	pthread_mutex_lock(&l->mu);
+	l->size = end;
+	l->pending -= b->n;
+	l->pending_bytes -= b->bytes;
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	pthread_mutex_unlock(&l->tree_mu);
+	free(note);
+out:
+	free(entries);
+	return rc;
+}
+
+/*
+ * A commit failed (called with l->mu held): the ledger stops accepting
+ * records. Batches still queued are dropped, since each names the previous
+ * envelope in its chain and the failed one will never be in the log.
+ * Throttled submitters and sync waiters are woken to return the error.
+ */
+static void ledger_fail(struct lgfs_ledger *l, int rc, const struct batch *b, const char *msg)
+{
+	struct batch *q;
+
+	if (!l->failed) {
+		l->failed = rc;
+		snprintf(l->fail_msg, sizeof(l->fail_msg),
+			 "%s log entries %llu..%llu failed; the volume takes no more records until reopened: %s",
+			 l->size >= b->first + b->n ? "updating the Merkle tree after" : "committing",
+			 (unsigned long long)b->first, (unsigned long long)(b->first + b->n - 1), msg);
+	}
+	while ((q = l->head)) {
+		l->head = q->next;
+		batch_free(q);
+	}
+	l->tail = NULL;
+	l->pending = 0;
+	l->pending_bytes = 0;
+	pthread_cond_broadcast(&l->cv);
+}
+
+/* With l->mu held: if only the growing batch is queued and it holds fewer
+ * records than the last batch did, give the other writers GROUP_WAIT_NS to
+ * add theirs (see GROUP_WAIT_NS). */
+static void group_wait(struct lgfs_ledger *l)
+{
+	struct timespec dl;
+
+	if (l->stopping || l->head != l->tail || l->last_batch <= 1 || l->head->n >= l->last_batch)
+		return;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_nsec += GROUP_WAIT_NS;
+	if (dl.tv_nsec >= 1000000000) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000;
+	}
+	while (!l->stopping && l->head == l->tail && l->head->n < l->last_batch)
+		if (pthread_cond_timedwait(&l->qcv, &l->mu, &dl))
+			break;
+}
+
+/* The committer thread: commits the oldest queued batch until close asks it
+ * to stop and the queue is empty (close drains the queue). */
+static void *committer_main(void *arg)
+{
+	struct lgfs_ledger *l = arg;
+	struct batch *b;
+	int rc;
+
+	pthread_mutex_lock(&l->mu);
+	for (;;) {
+		if (!l->head) {
+			if (l->stopping)
+				break;
+			pthread_cond_wait(&l->qcv, &l->mu);
+			continue;
+		}
+		group_wait(l);
+		b = l->head;
+		l->head = b->next;
+		if (!l->head)
+			l->tail = NULL;
+		b->next = NULL;
+		l->last_batch = b->n;
+		pthread_mutex_unlock(&l->mu);
+		rc = commit_batch(l, b);
+		pthread_mutex_lock(&l->mu);
+		if (rc)
+			ledger_fail(l, rc, b, lgfs_error_last());
+		batch_free(b);
+	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+/* Start the committer of a writable ledger. It runs with every signal
+ * blocked (as do the signing threads it starts), so that signals meant for
+ * the application (a FUSE loop's SIGINT, say) go to the application's own
+ * threads. */
+static int committer_start(struct lgfs_ledger *l)
+{
+	sigset_t all, old;
+	int err;
+
+	if (l->rdonly)
+		return 0;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&l->committer, NULL, committer_main, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		errno = err;
+		return lgfs_error_errno(LGFS_ERROR, "starting the ledger's committer thread");
+	}
+	l->have_thread = 1;
+	return 0;
 }
 
 /* ---- opening ---- */
@@ -517,10 +775,12 @@ int lgfs_ledger_open_dir(struct lgfs_ledger **out, const char *dir, const struct
 	if (!l)
 		return lgfs_error_set(LGFS_ENOMEM, "out of memory");
 	l->cp_fd = -1;
+	pthread_mutex_init(&l->tree_mu, NULL);
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_cond_init(&l->cv, NULL);
 	pthread_cond_init(&l->qcv, NULL);
-	l->queue_tail = &l->queue;
+	l->max_pending = LGFS_LEDGER_PENDING_RECORDS;
+	l->max_pending_bytes = LGFS_LEDGER_PENDING_BYTES;
 	l->rdonly = !!(flags & LGFS_LEDGER_RDONLY);
 	l->dir = strdup(dir);
 	if (!l->dir) {
@@ -559,6 +819,7 @@ int lgfs_ledger_open_dir(struct lgfs_ledger **out, const char *dir, const struct
 		rc = lgfs_log_read(l->log, l->size - 1, 1, last_entry_cb, l);
 	if (rc)
 		goto fail;
+	l->next = l->size;
 	if (!l->rdonly && memcmp(lgfs_key_public(key), l->info.founder, 32)) {
 		rc = lgfs_error_set(LGFS_EPERM, "key '%s' is not a member of volume '%s'",
 				    lgfs_key_name(key), l->info.name);
@@ -625,6 +886,8 @@ int lgfs_ledger_open_dir(struct lgfs_ledger **out, const char *dir, const struct
 	path = NULL;
 	if (!rc)
 		rc = tree_sync(l, have_cp ? &cp : NULL);
+	if (!rc)
+		rc = committer_start(l);
 	if (rc)
 		goto fail;
 done:
@@ -659,9 +922,19 @@ int lgfs_ledger_open(struct lgfs_ledger **out, const char *store, const char *na
 
 void lgfs_ledger_close(struct lgfs_ledger *l)
 {
+	struct batch *q;
+
 	if (!l)
 		return;
-	if (!l->rdonly && l->tree && l->cp_fd >= 0) {
+	if (l->have_thread) {
+		/* Drain: the committer commits everything queued, then ends. */
+		pthread_mutex_lock(&l->mu);
+		l->stopping = 1;
+		pthread_cond_signal(&l->qcv);
+		pthread_mutex_unlock(&l->mu);
+		pthread_join(l->committer, NULL);
+	}
+	if (!l->rdonly && l->tree && l->cp_fd >= 0 && !l->tree_broken) {
 		char *note = NULL;
 
 		/* A final checkpoint if the log grew since the last one; then make
@@ -670,6 +943,10 @@ void lgfs_ledger_close(struct lgfs_ledger *l)
 			cp_append(l->cp_fd, note, 0);
 		fdatasync(l->cp_fd);
 		free(note);
+	}
+	while ((q = l->head)) { /* only when the open failed before the committer ran */
+		l->head = q->next;
+		batch_free(q);
 	}
 	if (l->tree) {
 		lgfs_merkle_flush(l->tree);
@@ -682,6 +959,7 @@ void lgfs_ledger_close(struct lgfs_ledger *l)
 	pthread_cond_destroy(&l->cv);
 	pthread_cond_destroy(&l->qcv);
 	pthread_mutex_destroy(&l->mu);
+	pthread_mutex_destroy(&l->tree_mu);
 	free(l->dir);
 	free(l);
 }
@@ -696,7 +974,15 @@ const char *lgfs_ledger_dir(const struct lgfs_ledger *l)
 	return l->dir;
 }
 
+/* The durable size: what lgfs_ledger_read() and lgfs_ledger_root() can
+ * reach. */
 uint64_t lgfs_ledger_size(struct lgfs_ledger *l)
+{
+	return lgfs_ledger_durable(l);
+}
+
+/* Read under l->mu: the committer advances it after the log append. */
+uint64_t lgfs_ledger_durable(struct lgfs_ledger *l)
 {
 	uint64_t n;
 
@@ -706,191 +992,165 @@ uint64_t lgfs_ledger_size(struct lgfs_ledger *l)
 	return n;
 }
 
+/* Both counts read at one instant, so a caller (or a test) can compare
+ * them with the bound. */
+uint64_t lgfs_ledger_pending(struct lgfs_ledger *l, uint64_t *bytes_out)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&l->mu);
+	n = l->pending;
+	if (bytes_out)
+		*bytes_out = l->pending_bytes;
+	pthread_mutex_unlock(&l->mu);
+	return n;
+}
+
+/* Waiting submitters are woken, since a raised bound may let them in. */
+int lgfs_ledger_set_pending_limit(struct lgfs_ledger *l, size_t records, size_t bytes)
+{
+	if (records == 0 || bytes == 0)
+		return lgfs_error_set(LGFS_EINVAL, "pending limits must be at least 1 record and 1 byte");
+	pthread_mutex_lock(&l->mu);
+	l->max_pending = records;
+	l->max_pending_bytes = bytes;
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	return 0;
+}
+
 /* ---- appending ---- */
 
 /*
- * Commit a batch of waiting callers (called by the leader without l->mu).
- * A caller whose records do not encode fails alone; a log failure fails
- * the whole batch and leaves the ledger as it was.
+ * Everything cheap happens here, under l->mu so that indexes, chain and
+ * time follow submission order: salts are drawn before the lock (they do
+ * not depend on the position), then each record is filled in, encoded,
+ * committed to and enveloped (no signature) into the queue's last batch.
+ * A record that fails leaves the batch and the ledger as they were.
  */
-static void commit_batch(struct lgfs_ledger *l, struct pending *batch)
+int lgfs_ledger_submit(struct lgfs_ledger *l, struct lgfs_record *const *recs, size_t n)
 {
-	struct lgfs_buf recs = LGFS_BUF_INIT;
-	struct lgfs_log_entry *entries = NULL;
-	uint8_t (*envs)[LGFS_ENVELOPE_LEN] = NULL;
-	size_t *rec_off = NULL, total = 0, n = 0, i;
-	uint64_t index = l->size;
+	struct batch *b = NULL, *fresh = NULL;
+	size_t i, n0 = 0, len0 = 0, bytes;
+	uint64_t index;
 	uint8_t prev[32];
-	int64_t t = now_ns();
-	struct pending *p;
-	char *note = NULL;
+	int64_t t;
 	int rc = 0;
-
-	memcpy(prev, l->prev, 32);
-	if (t < l->last_time)
-		t = l->last_time; /* keep log time non-decreasing if the clock steps back */
-	for (p = batch; p; p = p->next)
-		total += p->n;
-	entries = calloc(total ? total : 1, sizeof(*entries));
-	envs = calloc(total ? total : 1, sizeof(*envs));
-	rec_off = calloc(total + 1, sizeof(*rec_off));
-	if (!entries || !envs || !rec_off) {
-		rc = lgfs_error_set(LGFS_ENOMEM, "out of memory committing records");
-		goto finish;
-	}
-	for (p = batch; p; p = p->next) {
-		size_t n0 = n, len0 = recs.len;
-		uint64_t index0 = index;
-		uint8_t prev0[32];
-
-		memcpy(prev0, prev, 32);
-		p->rc = 0;
-		for (i = 0; i < p->n; i++) {
-			uint16_t fam = p->recs[i]->op >> 8;
-
-			if (fam != 0x01 && p->recs[i]->op != LGFS_OP_NOTE) {
-				p->rc = lgfs_error_set(LGFS_EINVAL,
-						       "operation '%s' is reserved for a later version and cannot be written yet",
-						       lgfs_op_name(p->recs[i]->op) ? lgfs_op_name(p->recs[i]->op) : "?");
-				break;
-			}
-			rec_off[n] = recs.len;
-			p->rc = build_entry(l->key, l->info.origin, index, prev, t, p->recs[i], &recs, envs[n]);
-			if (p->rc)
-				break;
-			lgfs_envelope_hash(prev, envs[n]);
-			index++;
-			n++;
-		}
-		if (p->rc) {
-			snprintf(p->err, sizeof(p->err), "%s", lgfs_error_last());
-			p->skip = 1;
-			n = n0;
-			recs.len = len0;
-			index = index0;
-			memcpy(prev, prev0, 32);
-		}
-	}
-	rec_off[n] = recs.len;
-	if (n == 0)
-		goto finish;
-	rc = sign_batch(l->key, l->info.origin, envs, n);
-	if (rc)
-		goto finish;
-	for (i = 0; i < n; i++) {
-		entries[i].index = l->size + i;
-		entries[i].envelope = envs[i];
-		entries[i].envelope_len = LGFS_ENVELOPE_LEN;
-		entries[i].record = recs.data + rec_off[i];
-		entries[i].record_len = rec_off[i + 1] - rec_off[i];
-	}
-	rc = lgfs_log_append(l->log, l->size, entries, n);
-	if (rc)
-		goto finish;
-	for (i = 0; i < n; i++) {
-		uint8_t leaf[32];
-
-		lgfs_merkle_leaf_hash(leaf, envs[i], LGFS_ENVELOPE_LEN);
-		if ((rc = lgfs_merkle_append(l->tree, leaf)))
-			break;
-	}
-	if (!rc)
-		rc = lgfs_merkle_flush(l->tree);
-	pthread_mutex_lock(&l->mu);
-	l->size += n;
-	memcpy(l->prev, prev, 32);
-	l->last_time = t;
-	pthread_mutex_unlock(&l->mu);
-	if (rc) {
-		/* The records are durable; only the derived tree failed. The next
-		 * open rebuilds it; report the failure to the callers. */
-		goto finish;
-	}
-	/* The records are durable: a checkpoint failure does not fail them. */
-	if (sign_checkpoint(l, l->size, &note) == 0 && cp_append(l->cp_fd, note, 0) == 0)
-		l->cp_size = l->size;
-	free(note);
-finish:
-	for (p = batch; p; p = p->next) {
-		if (p->skip)
-			continue;
-		p->rc = rc;
-		if (rc)
-			snprintf(p->err, sizeof(p->err), "%s", lgfs_error_last());
-	}
-	lgfs_buf_free(&recs);
-	free(entries);
-	free(envs);
-	free(rec_off);
-}
-
-int lgfs_ledger_append(struct lgfs_ledger *l, struct lgfs_record *const *recs, size_t n)
-{
-	struct pending me;
 
 	if (l->rdonly)
 		return lgfs_error_set(LGFS_EROFS, "volume opened read-only");
+	for (i = 0; i < n; i++) {
+		uint16_t op = recs[i]->op;
+
+		if (op >> 8 != 0x01 && op != LGFS_OP_NOTE)
+			return lgfs_error_set(LGFS_EINVAL,
+					      "operation '%s' is reserved for a later version and cannot be written yet",
+					      lgfs_op_name(op) ? lgfs_op_name(op) : "?");
+		if (RAND_bytes(recs[i]->salt, LGFS_SALT_LEN) != 1)
+			return lgfs_error_set(LGFS_ERROR, "no randomness for the record salt");
+	}
 	if (n == 0)
 		return 0;
-	memset(&me, 0, sizeof(me));
-	me.recs = recs;
-	me.n = n;
 	pthread_mutex_lock(&l->mu);
-	*l->queue_tail = &me;
-	l->queue_tail = &me.next;
-	l->queued += n;
+	/* The bound: wait for the committer, but never with nothing pending
+	 * (a call larger than the bound then goes in alone). */
+	while (!l->failed && l->pending > 0 &&
+	       (l->pending + n > l->max_pending || l->pending_bytes >= l->max_pending_bytes))
+		pthread_cond_wait(&l->cv, &l->mu);
+	if (l->failed) {
+		rc = lgfs_error_set(l->failed, "%s", l->fail_msg);
+		goto out;
+	}
+	b = l->tail;
+	if (!b || b->n + n > MAX_BATCH || b->recs.len >= MAX_BATCH_BYTES) {
+		b = fresh = batch_new(l->next);
+		if (!fresh) {
+			rc = lgfs_error_set(LGFS_ENOMEM, "out of memory queueing records");
+			goto out;
+		}
+	}
+	n0 = b->n;
+	len0 = b->recs.len;
+	rc = batch_reserve(b, b->n + n);
+	if (rc)
+		goto out;
+	index = l->next;
+	memcpy(prev, l->prev, 32);
+	/* A caller that set the first record's time (the file system, which
+	 * applies the record to its index before submitting it) keeps it. */
+	t = recs[0]->time_ns > 0 ? recs[0]->time_ns : now_ns();
+	if (t < l->last_time)
+		t = l->last_time; /* keep log time non-decreasing if the clock steps back */
+	for (i = 0; i < n; i++) {
+		b->rec_off[b->n] = b->recs.len;
+		rc = build_entry(l->key, l->info.origin, index, prev, t, recs[i], &b->recs, b->envs[b->n]);
+		if (rc)
+			goto out;
+		lgfs_envelope_hash(prev, b->envs[b->n]);
+		b->n++;
+		index++;
+	}
+	bytes = b->recs.len - len0 + n * LGFS_ENVELOPE_LEN;
+	b->bytes += bytes;
+	if (fresh) {
+		if (l->tail)
+			l->tail->next = fresh;
+		else
+			l->head = fresh;
+		l->tail = fresh;
+		fresh = NULL;
+	}
+	l->next = index;
+	memcpy(l->prev, prev, 32);
+	l->last_time = t;
+	l->pending += n;
+	l->pending_bytes += bytes;
 	pthread_cond_signal(&l->qcv);
-	while (!me.done) {
-		struct pending *batch, *p, **cut;
-		size_t taken = 0;
-
-		if (l->committing) {
-			pthread_cond_wait(&l->cv, &l->mu);
-			continue;
-		}
-		/* Lead: take up to MAX_BATCH records (at least one caller). */
-		l->committing = 1;
-		if (l->last_batch > 1 && l->queued < l->last_batch) {
-			struct timespec dl;
-
-			clock_gettime(CLOCK_REALTIME, &dl);
-			dl.tv_nsec += GROUP_WAIT_NS;
-			if (dl.tv_nsec >= 1000000000) {
-				dl.tv_sec++;
-				dl.tv_nsec -= 1000000000;
-			}
-			while (l->queued < l->last_batch)
-				if (pthread_cond_timedwait(&l->qcv, &l->mu, &dl))
-					break;
-		}
-		batch = l->queue;
-		cut = &l->queue;
-		while (*cut && (taken == 0 || taken + (*cut)->n <= MAX_BATCH)) {
-			taken += (*cut)->n;
-			cut = &(*cut)->next;
-		}
-		l->queue = *cut;
-		if (!l->queue)
-			l->queue_tail = &l->queue;
-		*cut = NULL;
-		l->queued -= taken;
-		l->last_batch = taken;
-		pthread_mutex_unlock(&l->mu);
-		commit_batch(l, batch);
-		pthread_mutex_lock(&l->mu);
-		for (p = batch; p; p = p->next)
-			p->done = 1;
-		l->committing = 0;
-		pthread_cond_broadcast(&l->cv);
+out:
+	if (rc && b && b != fresh) {
+		/* Undo this call's part of a batch that was already queued. */
+		b->n = n0;
+		b->recs.len = len0;
+		b->recs.oom = 0;
 	}
 	pthread_mutex_unlock(&l->mu);
-	if (me.rc)
-		lgfs_error_set(me.rc, "%s", me.err);
-	return me.rc;
+	batch_free(fresh);
+	return rc;
 }
 
-/* Note: me.next is read by the leader only while me is queued or in its
- * batch; a caller returns only after its `done` is set under l->mu. */
+/* Waits on l->cv, which the committer broadcasts after every batch and on
+ * failure. */
+int lgfs_ledger_sync(struct lgfs_ledger *l, uint64_t upto)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&l->mu);
+	if (upto == 0)
+		upto = l->next;
+	if (upto > l->next) {
+		rc = lgfs_error_set(LGFS_ERANGE, "cannot sync up to index %llu: only %llu records were submitted",
+				    (unsigned long long)upto, (unsigned long long)l->next);
+		goto out;
+	}
+	while (l->size < upto && !l->failed)
+		pthread_cond_wait(&l->cv, &l->mu);
+	if (l->size < upto)
+		rc = lgfs_error_set(l->failed, "%s", l->fail_msg);
+out:
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+/* Submit, then wait for exactly these records: concurrent callers end up in
+ * the same batch and share its fdatasync and checkpoint. */
+int lgfs_ledger_append(struct lgfs_ledger *l, struct lgfs_record *const *recs, size_t n)
+{
+	int rc = lgfs_ledger_submit(l, recs, n);
+
+	if (rc || n == 0)
+		return rc;
+	return lgfs_ledger_sync(l, recs[n - 1]->index + 1);
+}
 
 int lgfs_ledger_checkpoint_latest(struct lgfs_ledger *l, char **out)
 {
@@ -913,22 +1173,30 @@ int lgfs_ledger_checkpoint_latest(struct lgfs_ledger *l, char **out)
 	return rc;
 }
 
+/* Signs the durable size under tree_mu: the committer extends the tree and
+ * advances the size while it holds tree_mu, so here the tree is exactly at
+ * the durable size and no record still in the queue can be covered. */
 int lgfs_ledger_checkpoint_new(struct lgfs_ledger *l, char **out)
 {
+	uint64_t size;
 	int rc;
 
 	*out = NULL;
 	if (l->rdonly)
 		return lgfs_error_set(LGFS_EROFS, "volume opened read-only");
-	pthread_mutex_lock(&l->mu);
-	while (l->committing)
-		pthread_cond_wait(&l->cv, &l->mu);
-	rc = sign_checkpoint(l, l->size, out);
+	pthread_mutex_lock(&l->tree_mu);
+	if (l->tree_broken) {
+		rc = lgfs_error_set(LGFS_EIO, "the Merkle tree could not be updated; reopen the volume to rebuild it");
+		goto out;
+	}
+	size = lgfs_ledger_durable(l);
+	rc = sign_checkpoint(l, size, out);
 	if (!rc)
 		rc = cp_append(l->cp_fd, *out, 1);
 	if (!rc)
-		l->cp_size = l->size;
-	pthread_mutex_unlock(&l->mu);
+		l->cp_size = size;
+out:
+	pthread_mutex_unlock(&l->tree_mu);
 	if (rc) {
 		free(*out);
 		*out = NULL;
@@ -936,27 +1204,30 @@ int lgfs_ledger_checkpoint_new(struct lgfs_ledger *l, char **out)
 	return rc;
 }
 
+/* Under tree_mu, for the same reason as lgfs_ledger_checkpoint_new(). */
 int lgfs_ledger_root(struct lgfs_ledger *l, uint64_t size, uint8_t out[32])
 {
-	int rc;
+	uint64_t durable;
+	int rc = 0;
 
-	pthread_mutex_lock(&l->mu);
+	pthread_mutex_lock(&l->tree_mu);
+	durable = lgfs_ledger_durable(l);
 	if (!l->tree) {
 		/* Read-only: build the tree in memory on first use. */
 		rc = lgfs_merkle_open(&l->tree, NULL);
 		if (!rc)
-			rc = lgfs_log_read(l->log, 0, l->size, tree_extend_cb, l->tree);
+			rc = lgfs_log_read(l->log, 0, durable, tree_extend_cb, l->tree);
 		if (rc) {
 			lgfs_merkle_close(l->tree);
 			l->tree = NULL;
-			pthread_mutex_unlock(&l->mu);
-			return rc;
+			goto out;
 		}
 	}
-	rc = size > l->size ? lgfs_error_set(LGFS_ERANGE, "the log has only %llu entries",
-					     (unsigned long long)l->size)
+	rc = size > durable ? lgfs_error_set(LGFS_ERANGE, "the log has only %llu entries",
+					     (unsigned long long)durable)
 			    : lgfs_merkle_root(l->tree, size, out);
-	pthread_mutex_unlock(&l->mu);
+out:
+	pthread_mutex_unlock(&l->tree_mu);
 	return rc;
 }
 
@@ -1063,6 +1334,10 @@ int lgfs_volume_create(struct lgfs_volume_info *out, const char *store, const ch
 	    (rc = lgfs_record_add_u32(&r, LGFS_F_THRESHOLD, policy->threshold)) ||
 	    (rc = lgfs_record_add_u64(&r, LGFS_F_RETENTION, policy->retention_s)))
 		goto out;
+	if (RAND_bytes(r.salt, LGFS_SALT_LEN) != 1) {
+		rc = lgfs_error_set(LGFS_ERROR, "no randomness for the record salt");
+		goto out;
+	}
 	rc = build_entry(founder, out->origin, 0, zero, now_ns(), &r, &rec, env);
 	if (!rc)
 		rc = sign_envelope(founder, out->origin, env);

@@ -1,0 +1,35 @@
+/*
+ * fsaudit.h — audit = verify(disk, log): the file-system half of the audit
+ * (fs layer).
+ *
+ * While the ledger audit walks the log (audit.h), every entry that passed
+ * its checks is applied to a fresh index in a temporary directory, with
+ * the same state transition the file system uses. Then that replayed state
+ * is compared with the volume's own index, and every manifest and chunk the
+ * replayed versions name is read back and checked against its hash (and
+ * each version's whole-content SHA-256 against its record). Each difference
+ * becomes a finding naming the path, the version's log index and the kind:
+ * "record not applicable", "missing chunk", "altered chunk", "missing
+ * manifest", "content hash", "index not backed by log", "log change missing
+ * from index", "index differs".
+ */
+#ifndef LGFS_FSAUDIT_H
+#define LGFS_FSAUDIT_H
+
+#include "audit.h"
+
+struct lgfs_fsaudit;
+
+/* Prepare a replay for the volume in `voldir` (temporary index under
+ * $TMPDIR). */
+int lgfs_fsaudit_new(struct lgfs_fsaudit **out, const char *voldir);
+/* The lgfs_audit_opts.on_entry callback; arg is the struct lgfs_fsaudit. */
+int lgfs_fsaudit_entry(void *arg, struct lgfs_audit_report *rep, const struct lgfs_ledger_entry *e);
+/* After lgfs_audit_volume: compare with the volume's index and check the
+ * content. progress may be NULL. */
+int lgfs_fsaudit_finish(struct lgfs_fsaudit *a, struct lgfs_audit_report *rep, lgfs_audit_progress_cb progress,
+			void *progress_arg);
+/* Remove the temporary index and free. */
+void lgfs_fsaudit_free(struct lgfs_fsaudit *a);
+
+#endif

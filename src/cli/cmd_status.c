@@ -1,0 +1,144 @@
+/*
+ * cmd_status.c — `ledgerfs status` and `ledgerfs rebuild` (cli layer).
+ */
+#include "cli.h"
+
+#include "ledgerfs/error.h"
+#include "ledgerfs/fs.h"
+#include "ledgerfs/json.h"
+#include "ledgerfs/ledger.h"
+#include "ledgerfs/log.h"
+#include "ledgerfs/note.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+/* Is a writer (a mount, a put) holding the volume? Try to take its lock. */
+static int in_use(const char *voldir)
+{
+	struct lgfs_log *log = NULL;
+	char *dir;
+	int rc;
+
+	if (asprintf(&dir, "%s/log", voldir) < 0)
+		return -1;
+	rc = lgfs_log_open(&log, dir, 0);
+	free(dir);
+	if (rc == LGFS_EBUSY)
+		return 1;
+	if (rc)
+		return -1;
+	lgfs_log_close(log);
+	return 0;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "store", required_argument, NULL, 's' },
+		CLI_OPT_HELP,
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *storeopt = NULL;
+	struct lgfs_ledger *l = NULL;
+	struct statvfs sv;
+	char *store, *note = NULL;
+	int c, rc, busy;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': storeopt = optarg; break;
+		case 'h': return cli_help("status");
+		default: return cli_usage("status", "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage("status", optind >= argc ? "missing VOLUME" : "too many arguments");
+	store = cli_store(storeopt);
+	if (!store)
+		return 1;
+	rc = lgfs_ledger_open(&l, store, argv[optind], NULL, LGFS_LEDGER_RDONLY);
+	free(store);
+	if (rc)
+		return cli_fail_lib(argv[optind]);
+	{
+		const struct lgfs_volume_info *i = lgfs_ledger_info(l);
+		char t[48];
+
+		lgfs_time_format(t, sizeof(t), i->created_ns);
+		printf("volume:      %s\norigin:      %s\nfounder:     %s\ncreated:     %s\n", i->name, i->origin,
+		       i->founder_name, t);
+		printf("retention:   %llu days\nthreshold:   %u%%\n",
+		       (unsigned long long)(i->policy.retention_s / 86400), i->policy.threshold);
+	}
+	printf("entries:     %llu\n", (unsigned long long)lgfs_ledger_size(l));
+	if (lgfs_ledger_checkpoint_latest(l, &note) == 0) {
+		struct lgfs_note *n = NULL;
+		struct lgfs_checkpoint cp;
+
+		if (lgfs_note_parse(&n, note, strlen(note)) == 0 &&
+		    lgfs_checkpoint_parse(&cp, n->text, n->text_len) == 0)
+			printf("checkpoint:  size %llu\n", (unsigned long long)cp.size);
+		lgfs_note_free(n);
+		free(note);
+	}
+	busy = in_use(lgfs_ledger_dir(l));
+	printf("writer:      %s\n", busy == 1 ? "in use (mounted or being written)" : busy == 0 ? "none" : "unknown");
+	if (statvfs(lgfs_ledger_dir(l), &sv) == 0)
+		printf("disk free:   %llu MiB\n", (unsigned long long)sv.f_bavail * sv.f_frsize >> 20);
+	lgfs_ledger_close(l);
+	return 0;
+}
+
+int cmd_rebuild(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "store", required_argument, NULL, 's' },
+		CLI_OPT_HELP,
+		{ NULL, 0, NULL, 0 }
+	};
+	struct lgfs_log *lock = NULL;
+	const char *storeopt = NULL;
+	uint64_t entries = 0;
+	char *store, *dir = NULL, *logdir = NULL;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': storeopt = optarg; break;
+		case 'h': return cli_help("rebuild");
+		default: return cli_usage("rebuild", "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage("rebuild", optind >= argc ? "missing VOLUME" : "too many arguments");
+	store = cli_store(storeopt);
+	if (!store)
+		return 1;
+	if (lgfs_volume_dir(&dir, store, argv[optind]) || asprintf(&logdir, "%s/log", dir) < 0) {
+		free(store);
+		free(dir);
+		return cli_fail_lib("rebuild");
+	}
+	/* Hold the writer's lock so no mount changes the volume meanwhile. */
+	rc = lgfs_log_open(&lock, logdir, 0);
+	if (rc == LGFS_EBUSY)
+		rc = cli_fail("%s is in use (mounted?): unmount it first", argv[optind]);
+	else if (rc)
+		rc = cli_fail_lib(argv[optind]);
+	else if ((rc = lgfs_fs_rebuild(store, argv[optind], &entries)))
+		rc = cli_fail("rebuild: %s", rc == -EIO ? lgfs_error_last() : strerror(-rc));
+	else
+		fprintf(stderr, "ledgerfs: rebuilt the index of '%s' from %llu log entries\n", argv[optind],
+			(unsigned long long)entries);
+	if (lock)
+		lgfs_log_close(lock);
+	free(logdir);
+	free(dir);
+	free(store);
+	return rc;
+}

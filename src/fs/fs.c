@@ -1,0 +1,1074 @@
+/*
+ * fs.c — the file system over the ledger: open, index upkeep, the change
+ * path, namespace and attribute operations (fs layer). See fs.h; open
+ * files and content are in file.c.
+ *
+ * The change path (lgfs_fs_mutate): under one mutex, apply the record to a
+ * write transaction of the index with the index and time it will get; if
+ * the state refuses it, that is the errno for the caller and nothing is
+ * logged; else submit it to the ledger (which assigns exactly that index),
+ * stamp the index with how far it reflects the log, and commit. So the log
+ * never holds a record the state machine refuses, and the index never
+ * reflects a record the log does not hold.
+ */
+#include "fs_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ledgerfs/error.h"
+
+#define REPLAY_COMMIT_EVERY 4096
+#define FREE_SPACE_RESERVE (64ull << 20) /* refuse changes below this much free space */
+
+int lgfs_fs_errno(int code)
+{
+	switch (code) {
+	case 0: return 0;
+	case LGFS_ENOMEM: return -ENOMEM;
+	case LGFS_ENOTFOUND: return -ENOENT;
+	case LGFS_EEXISTS: return -EEXIST;
+	case LGFS_EINVAL: return -EINVAL;
+	case LGFS_ENOSPC: return -ENOSPC;
+	case LGFS_EPERM: return -EPERM;
+	case LGFS_ERANGE: return -ERANGE;
+	case LGFS_EBUSY: return -EBUSY;
+	case LGFS_EROFS: return -EROFS;
+	}
+	return -EIO; /* ECORRUPT, EBADSIG, EIO, ...: the data cannot be trusted */
+}
+
+int64_t lgfs_fs_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- keeping the index in step with the log ---- */
+
+/* The index stamp: entries reflected, and the last one's salt (unique per
+ * record) so that an index of another history is recognised. */
+static void stamp_of(uint8_t out[32], const struct lgfs_record *r)
+{
+	memset(out, 0, 32);
+	memcpy(out, r->salt, LGFS_SALT_LEN);
+}
+
+struct replay {
+	struct lgfs_index *x;
+	MDB_txn *t;
+	uint64_t applied;
+	uint64_t since_commit;
+	uint8_t stamp[32];
+	int rc;
+};
+
+static int replay_cb(void *arg, const struct lgfs_ledger_entry *e)
+{
+	struct replay *rp = arg;
+	MDB_txn *child = NULL;
+	int rc;
+
+	if (e->rec) {
+		/* A nested transaction per record: a record the state refuses
+		 * (only a foreign or damaged log has one; audit reports it) is
+		 * skipped whole. */
+		rc = mdb_txn_begin(rp->x->env, rp->t, 0, &child);
+		if (rc)
+			return rp->rc = lgfs_index_errno(rc);
+		if (lgfs_apply(rp->x, child, e->rec, e->index) == 0) {
+			rc = mdb_txn_commit(child);
+			if (rc)
+				return rp->rc = lgfs_index_errno(rc);
+		} else {
+			mdb_txn_abort(child);
+		}
+		stamp_of(rp->stamp, e->rec);
+	} else {
+		memset(rp->stamp, 0, 32);
+	}
+	rp->applied = e->index + 1;
+	if (++rp->since_commit >= REPLAY_COMMIT_EVERY) {
+		if ((rc = lgfs_index_set_applied(rp->x, rp->t, rp->applied, rp->stamp)) ||
+		    (rc = lgfs_index_commit(rp->t))) {
+			rp->t = NULL;
+			return rp->rc = rc;
+		}
+		rp->t = NULL;
+		if ((rc = lgfs_index_begin(rp->x, 0, &rp->t)))
+			return rp->rc = rc;
+		rp->since_commit = 0;
+	}
+	return 0;
+}
+
+/* Replay log entries [from, size) into the index (from 0: after clearing). */
+static int replay(struct lgfs_ledger *l, struct lgfs_index *x, uint64_t from, uint64_t size)
+{
+	struct replay rp;
+	int rc;
+
+	memset(&rp, 0, sizeof(rp));
+	rp.x = x;
+	rp.applied = from;
+	if ((rc = lgfs_index_begin(x, 0, &rp.t)))
+		return rc;
+	if (from == 0 && (rc = lgfs_index_clear(x, rp.t)))
+		goto fail;
+	if (from < size) {
+		rc = lgfs_ledger_read(l, from, size - from, replay_cb, &rp);
+		if (rp.rc)
+			rc = rp.rc;
+		else if (rc)
+			rc = lgfs_fs_errno(rc);
+		if (rc)
+			goto fail;
+	}
+	if ((rc = lgfs_index_set_applied(x, rp.t, rp.applied, rp.stamp)))
+		goto fail;
+	return lgfs_index_commit(rp.t);
+fail:
+	if (rp.t)
+		mdb_txn_abort(rp.t);
+	return rc;
+}
+
+struct stamp_probe {
+	uint8_t stamp[32];
+};
+
+static int stamp_cb(void *arg, const struct lgfs_ledger_entry *e)
+{
+	struct stamp_probe *p = arg;
+
+	if (e->rec)
+		stamp_of(p->stamp, e->rec);
+	else
+		memset(p->stamp, 0, 32);
+	return 0;
+}
+
+/* Bring the index to the log's size: continue a replay, or start over when
+ * the index is ahead of the log or reflects another history. */
+static int index_sync(struct lgfs_ledger *l, struct lgfs_index *x, uint64_t *replayed)
+{
+	uint64_t size = lgfs_ledger_size(l), applied;
+	uint8_t stamp[32];
+	struct stamp_probe probe;
+	MDB_txn *t;
+	int rc;
+
+	if ((rc = lgfs_index_begin(x, 1, &t)))
+		return rc;
+	rc = lgfs_index_applied(x, t, &applied, stamp);
+	mdb_txn_abort(t);
+	if (rc)
+		return rc;
+	if (applied > size) {
+		applied = 0;
+	} else if (applied > 0) {
+		rc = lgfs_ledger_read(l, applied - 1, 1, stamp_cb, &probe);
+		if (rc)
+			return lgfs_fs_errno(rc);
+		if (memcmp(probe.stamp, stamp, 32))
+			applied = 0;
+	}
+	if (replayed)
+		*replayed = size - applied;
+	if (applied == size)
+		return 0;
+	return replay(l, x, applied, size);
+}
+
+static char *join(const char *a, const char *b)
+{
+	char *p;
+
+	return asprintf(&p, "%s/%s", a, b) < 0 ? NULL : p;
+}
+
+/* Remove a private index directory (data.mdb, lock.mdb). */
+static void remove_private(const char *dir)
+{
+	char *p;
+
+	if ((p = join(dir, "data.mdb"))) {
+		unlink(p);
+		free(p);
+	}
+	if ((p = join(dir, "lock.mdb"))) {
+		unlink(p);
+		free(p);
+	}
+	rmdir(dir);
+}
+
+/*
+ * A read-only open must not write the shared index: a mount may be writing
+ * it. Use it read-only when it reflects exactly the log as this open sees
+ * it; otherwise replay the log into a private index under $TMPDIR, removed
+ * at close.
+ */
+static int open_index_readonly(struct lgfs_fs *fs, const char *path)
+{
+	uint64_t size = lgfs_ledger_size(fs->ledger), applied;
+	uint8_t stamp[32];
+	struct stamp_probe probe;
+	const char *tmp = getenv("TMPDIR");
+	MDB_txn *t;
+	int rc;
+
+	if (access(path, F_OK) == 0 && lgfs_index_open(&fs->index, path, 1) == 0) {
+		if (lgfs_index_begin(fs->index, 1, &t) == 0) {
+			rc = lgfs_index_applied(fs->index, t, &applied, stamp);
+			mdb_txn_abort(t);
+			if (!rc && applied == size && size > 0 &&
+			    lgfs_ledger_read(fs->ledger, size - 1, 1, stamp_cb, &probe) == 0 &&
+			    !memcmp(probe.stamp, stamp, 32))
+				return 0;
+		}
+		lgfs_index_close(fs->index);
+		fs->index = NULL;
+	}
+	if (asprintf(&fs->private_index, "%s/ledgerfs-index-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0) {
+		fs->private_index = NULL;
+		return -ENOMEM;
+	}
+	if (!mkdtemp(fs->private_index)) {
+		rc = -errno;
+		free(fs->private_index);
+		fs->private_index = NULL;
+		return rc;
+	}
+	rc = lgfs_index_open(&fs->index, fs->private_index, 0);
+	if (!rc)
+		rc = replay(fs->ledger, fs->index, 0, size);
+	return rc;
+}
+
+int lgfs_fs_open(struct lgfs_fs **out, const char *store, const char *volume, const struct lgfs_key *key,
+		 int flags)
+{
+	struct lgfs_fs *fs;
+	char *path = NULL;
+	int rc;
+
+	*out = NULL;
+	fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return -ENOMEM;
+	pthread_mutex_init(&fs->mu, NULL);
+	pthread_mutex_init(&fs->of_mu, NULL);
+	fs->rdonly = !!(flags & LGFS_FS_RDONLY);
+	rc = lgfs_ledger_open(&fs->ledger, store, volume, fs->rdonly ? NULL : key,
+			      fs->rdonly ? LGFS_LEDGER_RDONLY : 0);
+	if (rc) {
+		rc = rc == LGFS_ENOTFOUND ? -ENOENT : rc == LGFS_EBUSY ? -EBUSY : rc == LGFS_EPERM ? -EACCES
+		     : lgfs_fs_errno(rc);
+		goto fail;
+	}
+	fs->voldir = strdup(lgfs_ledger_dir(fs->ledger));
+	path = fs->voldir ? join(fs->voldir, "chunks") : NULL;
+	fs->staging = fs->voldir ? join(fs->voldir, "staging") : NULL;
+	if (!path || !fs->staging) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	rc = lgfs_chunks_open(&fs->chunks, path, !fs->rdonly);
+	free(path);
+	path = NULL;
+	if (rc) {
+		rc = lgfs_fs_errno(rc);
+		goto fail;
+	}
+	if (!fs->rdonly && mkdir(fs->staging, 0700) && errno != EEXIST) {
+		rc = lgfs_error_errno(LGFS_EIO, "creating %s", fs->staging) ? -errno : -EIO;
+		goto fail;
+	}
+	path = join(fs->voldir, "index");
+	if (!path) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if (fs->rdonly) {
+		rc = open_index_readonly(fs, path);
+	} else {
+		rc = lgfs_index_open(&fs->index, path, 0);
+		if (!rc)
+			rc = index_sync(fs->ledger, fs->index, NULL);
+	}
+	free(path);
+	path = NULL;
+	if (rc)
+		goto fail;
+	fs->next_index = lgfs_ledger_size(fs->ledger);
+	fs->last_time = lgfs_fs_now();
+	*out = fs;
+	return 0;
+fail:
+	free(path);
+	lgfs_fs_close(fs);
+	return rc;
+}
+
+int lgfs_fs_close(struct lgfs_fs *fs)
+{
+	int rc = 0, r;
+
+	if (!fs)
+		return 0;
+	if (fs->ledger && fs->index && fs->chunks)
+		rc = lgfs_ofile_commit_all(fs);
+	if (fs->chunks) {
+		if (!fs->rdonly && (r = lgfs_chunks_sync(fs->chunks)) && !rc)
+			rc = lgfs_fs_errno(r);
+		lgfs_chunks_close(fs->chunks);
+	}
+	if (fs->ledger) {
+		if (!fs->rdonly && (r = lgfs_ledger_sync(fs->ledger, 0)) && !rc)
+			rc = lgfs_fs_errno(r);
+		lgfs_ledger_close(fs->ledger);
+	}
+	lgfs_index_close(fs->index);
+	if (fs->private_index) {
+		remove_private(fs->private_index);
+		free(fs->private_index);
+	}
+	pthread_mutex_destroy(&fs->mu);
+	pthread_mutex_destroy(&fs->of_mu);
+	free(fs->staging);
+	free(fs->voldir);
+	free(fs);
+	return rc;
+}
+
+int lgfs_fs_rebuild(const char *store, const char *volume, uint64_t *entries)
+{
+	struct lgfs_ledger *l = NULL;
+	struct lgfs_index *x = NULL;
+	char *path = NULL;
+	int rc;
+
+	*entries = 0;
+	rc = lgfs_ledger_open(&l, store, volume, NULL, LGFS_LEDGER_RDONLY);
+	if (rc)
+		return rc == LGFS_ENOTFOUND ? -ENOENT : lgfs_fs_errno(rc);
+	path = join(lgfs_ledger_dir(l), "index");
+	if (!path) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((rc = lgfs_index_open(&x, path, 0)))
+		goto out;
+	*entries = lgfs_ledger_size(l);
+	rc = replay(l, x, 0, *entries);
+out:
+	lgfs_index_close(x);
+	lgfs_ledger_close(l);
+	free(path);
+	return rc;
+}
+
+void lgfs_fs_log_state(struct lgfs_fs *fs, uint64_t *entries, uint64_t *durable)
+{
+	*entries = lgfs_ledger_size(fs->ledger);
+	*durable = fs->rdonly ? *entries : lgfs_ledger_durable(fs->ledger);
+}
+
+/* ---- the change path ---- */
+
+static int space_check(struct lgfs_fs *fs)
+{
+	struct statvfs sv;
+
+	if (statvfs(fs->voldir, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < FREE_SPACE_RESERVE) {
+		lgfs_error_set(LGFS_ENOSPC, "less than %llu MiB free under %s", FREE_SPACE_RESERVE >> 20, fs->voldir);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+int lgfs_fs_mutate(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struct lgfs_record *r, uint64_t *index)
+{
+	struct lgfs_record *rp = r;
+	uint8_t stamp[32];
+	uint64_t idx;
+	int64_t t;
+	MDB_txn *txn;
+	int rc;
+
+	if (fs->rdonly)
+		return -EROFS;
+	if ((rc = space_check(fs)))
+		return rc;
+	r->uid = ctx->uid;
+	r->gid = ctx->gid;
+	pthread_mutex_lock(&fs->mu);
+	if (fs->failed) {
+		rc = fs->failed;
+		goto out;
+	}
+	t = lgfs_fs_now();
+	if (t < fs->last_time)
+		t = fs->last_time;
+	r->time_ns = t;
+	idx = fs->next_index;
+	if ((rc = lgfs_index_begin(fs->index, 0, &txn)))
+		goto out;
+	rc = lgfs_apply(fs->index, txn, r, idx);
+	if (rc) {
+		mdb_txn_abort(txn);
+		goto out;
+	}
+	rc = lgfs_ledger_submit(fs->ledger, &rp, 1);
+	if (rc) {
+		mdb_txn_abort(txn);
+		rc = lgfs_fs_errno(rc);
+		if (rc != -EINVAL)
+			fs->failed = rc; /* the log refuses writes: so must we */
+		goto out;
+	}
+	if (r->index != idx || r->time_ns != t) {
+		/* Cannot happen while this mount is the volume's only writer. */
+		mdb_txn_abort(txn);
+		lgfs_error_set(LGFS_EIO, "log and index out of step at index %llu", (unsigned long long)idx);
+		rc = fs->failed = -EIO;
+		goto out;
+	}
+	stamp_of(stamp, r);
+	if ((rc = lgfs_index_set_applied(fs->index, txn, idx + 1, stamp)) || (rc = lgfs_index_commit(txn))) {
+		/* The record is in the log; the index will catch up at the next
+		 * open. Until then this mount cannot go on consistently. */
+		fs->failed = rc;
+		goto out;
+	}
+	fs->next_index = idx + 1;
+	fs->last_time = t;
+	if (index)
+		*index = idx;
+out:
+	pthread_mutex_unlock(&fs->mu);
+	return rc;
+}
+
+/* ---- reading the namespace ---- */
+
+void lgfs_fs_fill_stat(struct lgfs_fs *fs, const struct lgfs_inode *in, struct lgfs_stat *st)
+{
+	struct ofile *of;
+
+	memset(st, 0, sizeof(*st));
+	st->ino = in->ino;
+	st->mode = in->mode;
+	st->nlink = in->nlink;
+	st->uid = in->uid;
+	st->gid = in->gid;
+	st->size = in->size;
+	st->rdev = in->rdev;
+	st->atime = in->atime;
+	st->mtime = in->mtime;
+	st->ctime = in->ctime;
+	if (S_ISREG(in->mode)) {
+		/* An open file's staged size and mtime. Take a reference and drop
+		 * the table lock before waiting for the file (it may be busy
+		 * building a version). */
+		pthread_mutex_lock(&fs->of_mu);
+		of = lgfs_ofile_find(fs, in->ino);
+		if (of)
+			of->refs++;
+		pthread_mutex_unlock(&fs->of_mu);
+		if (of) {
+			pthread_mutex_lock(&of->mu);
+			if (of->dirty) {
+				st->size = of->size;
+				st->mtime = of->mtime;
+			}
+			pthread_mutex_unlock(&of->mu);
+			lgfs_ofile_put(fs, of);
+		}
+	}
+	st->blocks = (st->size + 511) / 512;
+}
+
+static int name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n > 255)
+		return -ENAMETOOLONG;
+	if (n == 0)
+		return -ENOENT;
+	return 0;
+}
+
+int lgfs_fs_lookup(struct lgfs_fs *fs, uint64_t parent, const char *name, struct lgfs_stat *st)
+{
+	struct lgfs_inode in;
+	uint64_t ino;
+	MDB_txn *t;
+	int rc;
+
+	if ((rc = name_ok(name)))
+		return rc;
+	if ((rc = lgfs_index_begin(fs->index, 1, &t)))
+		return rc;
+	rc = lgfs_inode_get(fs->index, t, parent, &in);
+	if (!rc && !S_ISDIR(in.mode))
+		rc = -ENOTDIR;
+	if (!rc)
+		rc = lgfs_dirent_get(fs->index, t, parent, name, strlen(name), &ino);
+	if (!rc)
+		rc = lgfs_inode_get(fs->index, t, ino, &in);
+	mdb_txn_abort(t);
+	if (!rc)
+		lgfs_fs_fill_stat(fs, &in, st);
+	return rc;
+}
+
+int lgfs_fs_getattr(struct lgfs_fs *fs, uint64_t ino, struct lgfs_stat *st)
+{
+	struct lgfs_inode in;
+	MDB_txn *t;
+	int rc;
+
+	if ((rc = lgfs_index_begin(fs->index, 1, &t)))
+		return rc;
+	rc = lgfs_inode_get(fs->index, t, ino, &in);
+	mdb_txn_abort(t);
+	if (!rc)
+		lgfs_fs_fill_stat(fs, &in, st);
+	return rc;
+}
+
+int lgfs_fs_readlink(struct lgfs_fs *fs, uint64_t ino, char *buf, size_t cap, size_t *len)
+{
+	const void *target;
+	MDB_txn *t;
+	int rc;
+
+	if ((rc = lgfs_index_begin(fs->index, 1, &t)))
+		return rc;
+	rc = lgfs_symlink_get(fs->index, t, ino, &target, len);
+	if (rc == -ENOENT) {
+		struct lgfs_inode in;
+
+		rc = lgfs_inode_get(fs->index, t, ino, &in) ? -ENOENT : -EINVAL;
+	}
+	if (!rc && cap) {
+		size_t n = *len < cap ? *len : cap;
+
+		memcpy(buf, target, n);
+		if (*len < cap)
+			buf[*len] = '\0';
+	}
+	mdb_txn_abort(t);
+	return rc;
+}
+
+/* ---- changing the namespace ---- */
+
+/* The new inode's mode and group: umask, and the set-group-ID directory
+ * rule (entries inherit the directory's group; subdirectories its bit). */
+static int new_owner(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t parent, uint32_t *mode,
+		     uint32_t *gid)
+{
+	struct lgfs_inode p;
+	MDB_txn *t;
+	int rc;
+
+	*gid = ctx->gid;
+	if ((rc = lgfs_index_begin(fs->index, 1, &t)))
+		return rc;
+	rc = lgfs_inode_get(fs->index, t, parent, &p);
+	mdb_txn_abort(t);
+	if (rc)
+		return rc;
+	if (!S_ISDIR(p.mode))
+		return -ENOTDIR;
+	*mode = (*mode & S_IFMT) | (*mode & 07777 & ~ctx->umask);
+	if (p.mode & S_ISGID) {
+		*gid = p.gid;
+		if (S_ISDIR(*mode))
+			*mode |= S_ISGID;
+	}
+	return 0;
+}
+
+static int stat_of(struct lgfs_fs *fs, uint64_t ino, struct lgfs_stat *st)
+{
+	return st ? lgfs_fs_getattr(fs, ino, st) : 0;
+}
+
+/* create, mkdir, mknod, symlink: one record, inode = its index + 1. */
+static int make_entry(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint16_t op, uint64_t parent,
+		      const char *name, uint32_t mode, uint64_t rdev, const char *target, struct lgfs_stat *st)
+{
+	struct lgfs_record r;
+	uint64_t idx;
+	uint32_t gid;
+	int rc;
+
+	if ((rc = name_ok(name)) || (rc = lgfs_name_check(name, strlen(name))))
+		return rc;
+	if ((rc = new_owner(fs, ctx, parent, &mode, &gid)))
+		return rc;
+	lgfs_record_init(&r, op);
+	if ((rc = lgfs_record_add_u64(&r, LGFS_F_PARENT, parent)) || (rc = lgfs_record_add_str(&r, LGFS_F_NAME, name)) ||
+	    (rc = lgfs_record_add_u32(&r, LGFS_F_UID, ctx->uid)) || (rc = lgfs_record_add_u32(&r, LGFS_F_GID, gid)))
+		return lgfs_fs_errno(rc);
+	if (op == LGFS_OP_SYMLINK) {
+		size_t n = strlen(target);
+
+		if (n == 0)
+			return -ENOENT;
+		if (n > 4095)
+			return -ENAMETOOLONG;
+		rc = lgfs_record_add_bytes(&r, LGFS_F_TARGET, target, n);
+	} else {
+		rc = lgfs_record_add_u32(&r, LGFS_F_MODE, mode);
+		if (!rc && op == LGFS_OP_MKNOD)
+			rc = lgfs_record_add_u64(&r, LGFS_F_RDEV, rdev);
+	}
+	if (rc)
+		return lgfs_fs_errno(rc);
+	if ((rc = lgfs_fs_mutate(fs, ctx, &r, &idx)))
+		return rc;
+	return stat_of(fs, lgfs_ino_of_index(idx), st);
+}
+
+int lgfs_fs_mknod(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t parent, const char *name,
+		  uint32_t mode, uint64_t rdev, struct lgfs_stat *st)
+{
+	if ((mode & S_IFMT) == 0)
+		mode |= S_IFREG;
+	if (S_ISREG(mode))
+		return make_entry(fs, ctx, LGFS_OP_CREATE, parent, name, mode, 0, NULL, st);
+	if (!S_ISCHR(mode) && !S_ISBLK(mode) && !S_ISFIFO(mode) && !S_ISSOCK(mode))
+		return -EINVAL;
+	return make_entry(fs, ctx, LGFS_OP_MKNOD, parent, name, mode, rdev, NULL, st);
+}
+
+int lgfs_fs_mkdir(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t parent, const char *name,
+		  uint32_t mode, struct lgfs_stat *st)
+{
+	return make_entry(fs, ctx, LGFS_OP_MKDIR, parent, name, S_IFDIR | (mode & 07777), 0, NULL, st);
+}
+
+int lgfs_fs_symlink(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t parent, const char *name,
+		    const char *target, struct lgfs_stat *st)
+{
+	return make_entry(fs, ctx, LGFS_OP_SYMLINK, parent, name, S_IFLNK | 0777, 0, target, st);
+}
+
+static int remove_entry(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint16_t op, uint64_t parent,
+			const char *name)
+{
+	struct lgfs_record r;
+	int rc;
+
+	if ((rc = name_ok(name)))
+		return rc;
+	if ((rc = lgfs_name_check(name, strlen(name))))
+		return rc == -EEXIST ? (op == LGFS_OP_RMDIR && !strcmp(name, ".") ? -EINVAL : -ENOTEMPTY) : rc;
+	lgfs_record_init(&r, op);
+	if ((rc = lgfs_record_add_u64(&r, LGFS_F_PARENT, parent)) || (rc = lgfs_record_add_str(&r, LGFS_F_NAME, name)))
+		return lgfs_fs_errno(rc);
+	return lgfs_fs_mutate(fs, ctx, &r, NULL);
+}
+
+int lgfs_fs_unlink(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t parent, const char *name)
+{
+	return remove_entry(fs, ctx, LGFS_OP_UNLINK, parent, name);
+}
+
+int lgfs_fs_rmdir(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t parent, const char *name)
+{
+	return remove_entry(fs, ctx, LGFS_OP_RMDIR, parent, name);
+}
+
+int lgfs_fs_rename(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t parent, const char *name,
+		   uint64_t newparent, const char *newname, unsigned int flags)
+{
+	struct lgfs_record r;
+	int rc;
+
+	if ((rc = name_ok(name)) || (rc = name_ok(newname)))
+		return rc;
+	if (lgfs_name_check(name, strlen(name)) == -EEXIST || lgfs_name_check(newname, strlen(newname)) == -EEXIST)
+		return -EINVAL;
+	if (flags & ~3u)
+		return -EINVAL;
+	lgfs_record_init(&r, LGFS_OP_RENAME);
+	if ((rc = lgfs_record_add_u64(&r, LGFS_F_PARENT, parent)) || (rc = lgfs_record_add_str(&r, LGFS_F_NAME, name)) ||
+	    (rc = lgfs_record_add_u64(&r, LGFS_F_NEW_PARENT, newparent)) ||
+	    (rc = lgfs_record_add_str(&r, LGFS_F_NEW_NAME, newname)) ||
+	    (flags && (rc = lgfs_record_add_u32(&r, LGFS_F_FLAGS, flags))))
+		return lgfs_fs_errno(rc);
+	return lgfs_fs_mutate(fs, ctx, &r, NULL);
+}
+
+int lgfs_fs_link(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t ino, uint64_t newparent,
+		 const char *newname, struct lgfs_stat *st)
+{
+	struct lgfs_record r;
+	int rc;
+
+	if ((rc = name_ok(newname)) || (rc = lgfs_name_check(newname, strlen(newname))))
+		return rc;
+	lgfs_record_init(&r, LGFS_OP_LINK);
+	if ((rc = lgfs_record_add_u64(&r, LGFS_F_INO, ino)) || (rc = lgfs_record_add_u64(&r, LGFS_F_NEW_PARENT, newparent)) ||
+	    (rc = lgfs_record_add_str(&r, LGFS_F_NEW_NAME, newname)))
+		return lgfs_fs_errno(rc);
+	if ((rc = lgfs_fs_mutate(fs, ctx, &r, NULL)))
+		return rc;
+	return stat_of(fs, ino, st);
+}
+
+int lgfs_fs_setattr(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t ino, uint64_t fh,
+		    const struct lgfs_setattr *sa, struct lgfs_stat *st)
+{
+	struct lgfs_record r;
+	struct lgfs_inode in;
+	MDB_txn *t;
+	int64_t now = lgfs_fs_now();
+	int rc;
+
+	(void)fh;
+	if (fs->rdonly)
+		return -EROFS;
+	if ((rc = lgfs_index_begin(fs->index, 1, &t)))
+		return rc;
+	rc = lgfs_inode_get(fs->index, t, ino, &in);
+	mdb_txn_abort(t);
+	if (rc)
+		return rc;
+	if (sa->valid & LGFS_SET_SIZE) {
+		struct ofile *of;
+
+		if (S_ISDIR(in.mode))
+			return -EISDIR;
+		if (!S_ISREG(in.mode))
+			return -EINVAL;
+		if ((rc = lgfs_ofile_get(fs, &in, &of)))
+			return rc;
+		pthread_mutex_lock(&of->mu);
+		rc = lgfs_ofile_truncate(fs, ctx, of, sa->size);
+		pthread_mutex_unlock(&of->mu);
+		lgfs_ofile_put(fs, of);
+		if (rc)
+			return rc;
+	}
+	if (sa->valid & ~(unsigned int)LGFS_SET_SIZE) {
+		lgfs_record_init(&r, LGFS_OP_SETATTR);
+		rc = lgfs_record_add_u64(&r, LGFS_F_INO, ino);
+		if (!rc && (sa->valid & LGFS_SET_MODE))
+			rc = lgfs_record_add_u32(&r, LGFS_F_MODE, sa->mode & 07777);
+		if (!rc && (sa->valid & LGFS_SET_UID))
+			rc = lgfs_record_add_u32(&r, LGFS_F_UID, sa->uid);
+		if (!rc && (sa->valid & LGFS_SET_GID))
+			rc = lgfs_record_add_u32(&r, LGFS_F_GID, sa->gid);
+		if (!rc && (sa->valid & (LGFS_SET_ATIME | LGFS_SET_ATIME_NOW)))
+			rc = lgfs_record_add_i64(&r, LGFS_F_ATIME, (sa->valid & LGFS_SET_ATIME_NOW) ? now : sa->atime);
+		if (!rc && (sa->valid & (LGFS_SET_MTIME | LGFS_SET_MTIME_NOW)))
+			rc = lgfs_record_add_i64(&r, LGFS_F_MTIME, (sa->valid & LGFS_SET_MTIME_NOW) ? now : sa->mtime);
+		if (rc)
+			return lgfs_fs_errno(rc);
+		if ((rc = lgfs_fs_mutate(fs, ctx, &r, NULL)))
+			return rc;
+	}
+	return stat_of(fs, ino, st);
+}
+
+/* ---- extended attributes ---- */
+
+int lgfs_fs_setxattr(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t ino, const char *name,
+		     const void *value, size_t size, int flags)
+{
+	struct lgfs_record r;
+	size_t n = strlen(name);
+	int rc;
+
+	if (n == 0 || n > 255)
+		return -ERANGE;
+	if (size > 65536)
+		return -E2BIG;
+	if (!strncmp(name, "system.", 7))
+		return -EOPNOTSUPP; /* no POSIX ACLs */
+	if (flags & ~3)
+		return -EINVAL;
+	lgfs_record_init(&r, LGFS_OP_SETXATTR);
+	if ((rc = lgfs_record_add_u64(&r, LGFS_F_INO, ino)) || (rc = lgfs_record_add_str(&r, LGFS_F_XATTR_NAME, name)) ||
+	    (rc = lgfs_record_add_bytes(&r, LGFS_F_XATTR_VALUE, value, size)) ||
+	    (flags && (rc = lgfs_record_add_u32(&r, LGFS_F_FLAGS, (uint32_t)flags))))
+		return rc == LGFS_EINVAL ? -EINVAL : lgfs_fs_errno(rc);
+	return lgfs_fs_mutate(fs, ctx, &r, NULL);
+}
+
+int lgfs_fs_getxattr(struct lgfs_fs *fs, uint64_t ino, const char *name, void *buf, size_t cap, size_t *len)
+{
+	const void *v;
+	struct lgfs_inode in;
+	MDB_txn *t;
+	int rc;
+
+	if (strlen(name) == 0 || strlen(name) > 255)
+		return -ERANGE;
+	if ((rc = lgfs_index_begin(fs->index, 1, &t)))
+		return rc;
+	rc = lgfs_inode_get(fs->index, t, ino, &in);
+	if (!rc)
+		rc = lgfs_xattr_get(fs->index, t, ino, name, &v, len);
+	if (!rc && cap) {
+		if (*len > cap)
+			rc = -ERANGE;
+		else
+			memcpy(buf, v, *len);
+	}
+	mdb_txn_abort(t);
+	return rc;
+}
+
+struct xlist {
+	char *buf;
+	size_t cap, len;
+};
+
+static int xlist_cb(void *arg, const char *name, size_t len)
+{
+	struct xlist *x = arg;
+
+	if (x->cap && x->len + len + 1 <= x->cap) {
+		memcpy(x->buf + x->len, name, len);
+		x->buf[x->len + len] = '\0';
+	}
+	x->len += len + 1;
+	return 0;
+}
+
+int lgfs_fs_listxattr(struct lgfs_fs *fs, uint64_t ino, char *buf, size_t cap, size_t *len)
+{
+	struct xlist xl = { buf, cap, 0 };
+	struct lgfs_inode in;
+	MDB_txn *t;
+	int rc;
+
+	if ((rc = lgfs_index_begin(fs->index, 1, &t)))
+		return rc;
+	rc = lgfs_inode_get(fs->index, t, ino, &in);
+	if (!rc)
+		rc = lgfs_xattr_each(fs->index, t, ino, xlist_cb, &xl);
+	mdb_txn_abort(t);
+	*len = xl.len;
+	if (!rc && cap && xl.len > cap)
+		rc = -ERANGE;
+	return rc;
+}
+
+int lgfs_fs_removexattr(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t ino, const char *name)
+{
+	struct lgfs_record r;
+	int rc;
+
+	if (strlen(name) == 0 || strlen(name) > 255)
+		return -ERANGE;
+	lgfs_record_init(&r, LGFS_OP_REMOVEXATTR);
+	if ((rc = lgfs_record_add_u64(&r, LGFS_F_INO, ino)) || (rc = lgfs_record_add_str(&r, LGFS_F_XATTR_NAME, name)))
+		return rc == LGFS_EINVAL ? -EINVAL : lgfs_fs_errno(rc);
+	return lgfs_fs_mutate(fs, ctx, &r, NULL);
+}
+
+/* ---- directories ---- */
+
+int lgfs_fs_opendir(struct lgfs_fs *fs, uint64_t ino, uint64_t *dh)
+{
+	struct lgfs_inode in;
+	struct dirh *d;
+	MDB_txn *t;
+	int rc;
+
+	if ((rc = lgfs_index_begin(fs->index, 1, &t)))
+		return rc;
+	rc = lgfs_inode_get(fs->index, t, ino, &in);
+	mdb_txn_abort(t);
+	if (rc)
+		return rc;
+	if (!S_ISDIR(in.mode))
+		return -ENOTDIR;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->ino = ino;
+	*dh = (uint64_t)(uintptr_t)d;
+	return 0;
+}
+
+void lgfs_fs_releasedir(struct lgfs_fs *fs, uint64_t dh)
+{
+	(void)fs;
+	free((struct dirh *)(uintptr_t)dh);
+}
+
+struct rd {
+	struct lgfs_fs *fs;
+	MDB_txn *t;
+	struct dirh *d;
+	uint64_t off;      /* offset of the next entry to emit */
+	uint64_t skip;     /* entries still to skip before emitting */
+	lgfs_fs_dir_cb cb;
+	void *arg;
+	int full;
+};
+
+static int rd_cb(void *arg, const char *name, size_t len, uint64_t ino)
+{
+	struct rd *r = arg;
+	struct lgfs_inode in;
+	struct lgfs_stat st;
+	char nm[256];
+	int rc;
+
+	if (r->skip) {
+		r->skip--;
+		return 0;
+	}
+	if ((rc = lgfs_inode_get(r->fs->index, r->t, ino, &in)))
+		return rc;
+	memcpy(nm, name, len);
+	nm[len] = '\0';
+	lgfs_fs_fill_stat(r->fs, &in, &st);
+	if (r->cb(r->arg, nm, &st, r->off + 1)) {
+		r->full = 1;
+		return 1;
+	}
+	r->off++;
+	r->d->last_off = r->off;
+	memcpy(r->d->last_name, name, len);
+	r->d->last_len = len;
+	return 0;
+}
+
+int lgfs_fs_readdir(struct lgfs_fs *fs, uint64_t dh, uint64_t off, lgfs_fs_dir_cb cb, void *arg)
+{
+	struct dirh *d = (struct dirh *)(uintptr_t)dh;
+	struct lgfs_inode self, parent;
+	struct lgfs_stat st;
+	struct rd r;
+	MDB_txn *t;
+	int rc;
+
+	if ((rc = lgfs_index_begin(fs->index, 1, &t)))
+		return rc;
+	if ((rc = lgfs_inode_get(fs->index, t, d->ino, &self)))
+		goto out;
+	if (off == 0) {
+		lgfs_fs_fill_stat(fs, &self, &st);
+		if (cb(arg, ".", &st, 1))
+			goto out;
+		off = 1;
+	}
+	if (off == 1) {
+		if (lgfs_inode_get(fs->index, t, self.parent, &parent))
+			parent = self;
+		lgfs_fs_fill_stat(fs, &parent, &st);
+		if (cb(arg, "..", &st, 2))
+			goto out;
+		off = 2;
+	}
+	memset(&r, 0, sizeof(r));
+	r.fs = fs;
+	r.t = t;
+	r.d = d;
+	r.off = off;
+	r.cb = cb;
+	r.arg = arg;
+	if (off > 2 && off == d->last_off) {
+		rc = lgfs_dir_each(fs->index, t, d->ino, d->last_name, d->last_len, rd_cb, &r);
+	} else {
+		r.skip = off - 2; /* resume by position (seekdir/telldir or a changed directory) */
+		rc = lgfs_dir_each(fs->index, t, d->ino, NULL, 0, rd_cb, &r);
+	}
+	if (rc == 1)
+		rc = 0;
+out:
+	mdb_txn_abort(t);
+	return rc;
+}
+
+int lgfs_fs_sync(struct lgfs_fs *fs)
+{
+	int rc;
+
+	if (fs->rdonly)
+		return 0;
+	if ((rc = lgfs_chunks_sync(fs->chunks)))
+		return lgfs_fs_errno(rc);
+	if ((rc = lgfs_ledger_sync(fs->ledger, 0)))
+		return lgfs_fs_errno(rc);
+	return 0;
+}
+
+int lgfs_fs_statfs(struct lgfs_fs *fs, struct statvfs *out)
+{
+	struct statvfs sv;
+
+	if (statvfs(fs->voldir, &sv))
+		return -errno;
+	memset(out, 0, sizeof(*out));
+	out->f_bsize = 4096;
+	out->f_frsize = sv.f_frsize;
+	out->f_blocks = sv.f_blocks;
+	out->f_bfree = sv.f_bfree;
+	out->f_bavail = sv.f_bavail;
+	out->f_files = fs->next_index + 1000000;
+	out->f_ffree = 1000000;
+	out->f_favail = 1000000;
+	out->f_namemax = 255;
+	return 0;
+}
+
+int lgfs_fs_resolve(struct lgfs_fs *fs, const char *path, uint64_t *ino)
+{
+	const char *p = path, *q;
+	uint64_t cur = LGFS_ROOT_INO;
+	char name[256];
+	int rc;
+
+	if (*p != '/')
+		return -EINVAL;
+	while (*p) {
+		struct lgfs_stat st;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		q = strchr(p, '/');
+		if (!q)
+			q = p + strlen(p);
+		if ((size_t)(q - p) > 255)
+			return -ENAMETOOLONG;
+		memcpy(name, p, (size_t)(q - p));
+		name[q - p] = '\0';
+		if (!strcmp(name, ".")) {
+			p = q;
+			continue;
+		}
+		if (!strcmp(name, ".."))
+			return -EINVAL;
+		if ((rc = lgfs_fs_lookup(fs, cur, name, &st)))
+			return rc;
+		cur = st.ino;
+		p = q;
+	}
+	*ino = cur;
+	return 0;
+}

@@ -1,0 +1,110 @@
+/*
+ * index.h — the LMDB index: the volume's current and past namespace,
+ * attributes and versions, derived from the log (fs layer, private).
+ *
+ * The index is a cache of the log: it can always be rebuilt by replaying
+ * the log, it is stamped with how many log entries it reflects and with
+ * the last one's envelope hash, and audit never trusts it. Functions return
+ * 0 or a negative errno (the fs layer speaks errno).
+ *
+ * Databases (keys big-endian so LMDB's byte order is numeric order):
+ *   meta      "applied" -> u64 entries reflected; "last" -> 32-byte envelope hash;
+ *             "layout" -> u32 layout version of the values below
+ *   inodes    u64 ino -> struct lgfs_inode
+ *   dirents   u64 parent || name -> u64 ino
+ *   symlinks  u64 ino -> target bytes
+ *   xattrs    u64 ino || name -> value
+ *   versions  u64 ino || u64 log index -> struct lgfs_version
+ */
+#ifndef LGFS_FS_INDEX_H
+#define LGFS_FS_INDEX_H
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LGFS_INDEX_LAYOUT 1
+
+/* One inode (host byte order: the index is a local cache). */
+struct lgfs_inode {
+	uint64_t ino;
+	uint32_t mode, uid, gid, nlink;
+	uint64_t size;
+	uint64_t rdev;
+	int64_t atime, mtime, ctime, btime; /* ns since the epoch */
+	uint8_t manifest[32];  /* content manifest id; all zero: empty, never written */
+	uint8_t sha256[32];    /* SHA-256 of the content */
+	uint64_t version;      /* log index of the last content record, 0 if none */
+	uint64_t created;      /* log index of the creating record */
+	uint64_t parent;       /* directories: their one parent; others: where created */
+};
+
+/* One content version of a file. */
+struct lgfs_version {
+	uint64_t size;
+	uint8_t manifest[32];
+	uint8_t sha256[32];
+	int64_t mtime;
+	uint32_t op;           /* the record's operation (write or truncate) */
+	uint32_t pad;
+};
+
+struct lgfs_index {
+	MDB_env *env;
+	MDB_dbi meta, inodes, dirents, symlinks, xattrs, versions;
+	int rdonly;
+};
+
+/* Open (creating when writable) the index in directory `dir`. */
+int lgfs_index_open(struct lgfs_index **out, const char *dir, int rdonly);
+void lgfs_index_close(struct lgfs_index *x);
+
+int lgfs_index_begin(struct lgfs_index *x, int rdonly, MDB_txn **out);
+int lgfs_index_commit(MDB_txn *t);
+/* Empty every database (before a rebuild). */
+int lgfs_index_clear(struct lgfs_index *x, MDB_txn *t);
+
+int lgfs_index_applied(struct lgfs_index *x, MDB_txn *t, uint64_t *applied, uint8_t last[32]);
+int lgfs_index_set_applied(struct lgfs_index *x, MDB_txn *t, uint64_t applied, const uint8_t last[32]);
+
+int lgfs_inode_get(struct lgfs_index *x, MDB_txn *t, uint64_t ino, struct lgfs_inode *out);
+int lgfs_inode_put(struct lgfs_index *x, MDB_txn *t, const struct lgfs_inode *in);
+
+/* -ENOENT when absent. */
+int lgfs_dirent_get(struct lgfs_index *x, MDB_txn *t, uint64_t parent, const char *name, size_t len,
+		    uint64_t *ino);
+int lgfs_dirent_put(struct lgfs_index *x, MDB_txn *t, uint64_t parent, const char *name, size_t len,
+		    uint64_t ino);
+int lgfs_dirent_del(struct lgfs_index *x, MDB_txn *t, uint64_t parent, const char *name, size_t len);
+/* 1 if the directory has no entries, 0 if it has, < 0 on error. */
+int lgfs_dir_empty(struct lgfs_index *x, MDB_txn *t, uint64_t dir);
+/* Entries of `dir` with names > `after` (all when after_len == 0 and after
+ * is NULL), in name order; cb returns non-zero to stop (returned). */
+typedef int (*lgfs_dirent_cb)(void *arg, const char *name, size_t len, uint64_t ino);
+int lgfs_dir_each(struct lgfs_index *x, MDB_txn *t, uint64_t dir, const char *after, size_t after_len,
+		  lgfs_dirent_cb cb, void *arg);
+
+int lgfs_symlink_get(struct lgfs_index *x, MDB_txn *t, uint64_t ino, const void **target, size_t *len);
+int lgfs_symlink_put(struct lgfs_index *x, MDB_txn *t, uint64_t ino, const void *target, size_t len);
+
+int lgfs_xattr_get(struct lgfs_index *x, MDB_txn *t, uint64_t ino, const char *name, const void **val,
+		   size_t *len);
+int lgfs_xattr_put(struct lgfs_index *x, MDB_txn *t, uint64_t ino, const char *name, const void *val,
+		   size_t len);
+int lgfs_xattr_del(struct lgfs_index *x, MDB_txn *t, uint64_t ino, const char *name);
+typedef int (*lgfs_xattr_cb)(void *arg, const char *name, size_t len);
+int lgfs_xattr_each(struct lgfs_index *x, MDB_txn *t, uint64_t ino, lgfs_xattr_cb cb, void *arg);
+
+int lgfs_version_put(struct lgfs_index *x, MDB_txn *t, uint64_t ino, uint64_t index,
+		     const struct lgfs_version *v);
+
+/* Walk every key/value of one database (audit compares index and replay). */
+typedef int (*lgfs_kv_cb)(void *arg, const MDB_val *k, const MDB_val *v);
+int lgfs_index_each(struct lgfs_index *x, MDB_txn *t, MDB_dbi dbi, lgfs_kv_cb cb, void *arg);
+/* Look one key up in a database: 0, -ENOENT, or another -errno. */
+int lgfs_index_get(struct lgfs_index *x, MDB_txn *t, MDB_dbi dbi, const MDB_val *k, MDB_val *v);
+
+/* LMDB return code to -errno (MDB_NOTFOUND -> -ENOENT, MDB_MAP_FULL -> -ENOSPC, ...). */
+int lgfs_index_errno(int mdb_rc);
+
+#endif
