@@ -29,7 +29,9 @@ struct lgfs_fuse_opts {
 	int rdonly;               /* mount option "ro" (open the fs with LGFS_FS_RDONLY too) */
 	int allow_other;          /* mount option "allow_other" (other users may enter) */
 	int debug;                /* libfuse's request trace, into `log` */
-	unsigned int max_threads; /* worker threads kept idle; 0: 10 (libfuse's default) */
+	unsigned int max_threads; /* idle worker threads libfuse keeps (max_idle_threads);
+				   * 0: 10. With API 3.4, libfuse 3.14 runs at most 10
+				   * workers at once whatever this says */
 	FILE *log;                /* daemon log: fs errors, libfuse messages, mount and
 				   * unmount; one timestamped line each. NULL: stderr */
 	const char *volume;       /* shown as fsname "ledgerfs:<volume>"; NULL: "ledgerfs" */

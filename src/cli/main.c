@@ -14,6 +14,8 @@ int cmd_volumes(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_checkpoint(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_mount(int argc, char **argv);
+int cmd_umount(int argc, char **argv);
 int cmd_put(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_status(int argc, char **argv);
@@ -57,6 +59,24 @@ const struct cli_cmd cli_cmds[] = {
 	  "Ed25519 signature) and the Merkle root against every stored checkpoint\n"
 	  "and its signature. Reads only; repairs nothing. Exit 0 when everything\n"
 	  "holds, 1 with a report naming the first bad index when not." },
+	{ "mount", cmd_mount, "mount a volume as a file system (FUSE)",
+	  "ledgerfs mount [--store DIR] [--key FILE] [-f] [-o ro] [-o allow_other] VOLUME DIR\n\n"
+	  "Mounts VOLUME on the directory DIR. Every change made there becomes a\n"
+	  "signed record in the volume's log, made with your key (not needed with\n"
+	  "-o ro). Without -f the command returns once the file system is usable\n"
+	  "and a daemon serves it, logging to <store>/volumes/VOLUME/mount.log;\n"
+	  "with -f (--foreground) it serves until unmounted or interrupted and\n"
+	  "logs to stderr. -o takes a comma-separated list: ro (read-only),\n"
+	  "allow_other (other users may use the mount), debug (trace every\n"
+	  "request into the log). The kernel checks permissions from the files'\n"
+	  "owners and modes. Fails if DIR is not a directory, the volume does\n"
+	  "not exist, or it is already mounted. Unmount with 'ledgerfs umount DIR'." },
+	{ "umount", cmd_umount, "unmount a mounted volume",
+	  "ledgerfs umount DIR\n\n"
+	  "Unmounts the volume mounted on DIR (runs 'fusermount3 -u DIR' and\n"
+	  "exits with its status), then waits (up to 60 s) until the daemon has\n"
+	  "committed open files and closed the volume, so that it can be mounted\n"
+	  "or changed again at once." },
 	{ "put", cmd_put, "store a file in a volume without mounting it",
 	  "ledgerfs put [--store DIR] [--key FILE] [--mode OCTAL] VOLUME PATH [FILE|-]\n\n"
 	  "Stores the bytes of FILE (or standard input) at PATH, an absolute path in\n"

@@ -576,8 +576,12 @@ int lgfs_fs_release(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t 
 	struct handle *h = (struct handle *)(uintptr_t)fh;
 	int rc;
 
+	/* The kernel sends release without credentials: a version still
+	 * staged here (written through mmap after close) is the last
+	 * flusher's, else the caller's. */
 	pthread_mutex_lock(&h->of->mu);
-	rc = lgfs_ofile_commit(fs, ctx, h->of, LGFS_OP_WRITE);
+	rc = lgfs_ofile_commit(fs, h->of->writer.uid || h->of->writer.gid ? &h->of->writer : ctx, h->of,
+			       LGFS_OP_WRITE);
 	pthread_mutex_unlock(&h->of->mu);
 	lgfs_ofile_put(fs, h->of);
 	free(h);

@@ -276,7 +276,8 @@ int lgfs_fs_open(struct lgfs_fs **out, const char *store, const char *volume, co
 		     : lgfs_fs_errno(rc);
 		goto fail;
 	}
-	fs->voldir = strdup(lgfs_ledger_dir(fs->ledger));
+	/* absolute: a daemon changes its working directory */
+	fs->voldir = realpath(lgfs_ledger_dir(fs->ledger), NULL);
 	path = fs->voldir ? join(fs->voldir, "chunks") : NULL;
 	fs->staging = fs->voldir ? join(fs->voldir, "staging") : NULL;
 	if (!path || !fs->staging) {
@@ -768,6 +769,26 @@ int lgfs_fs_setattr(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t 
 			return rc;
 	}
 	if (sa->valid & ~(unsigned int)LGFS_SET_SIZE) {
+		/* Staged writes first: the data is older than this change (cp -p,
+		 * tar -p write, then set times, then close); a version committed
+		 * later would override the times set here. */
+		if (S_ISREG(in.mode)) {
+			struct ofile *of = NULL;
+
+			pthread_mutex_lock(&fs->of_mu);
+			of = lgfs_ofile_find(fs, ino);
+			if (of)
+				of->refs++;
+			pthread_mutex_unlock(&fs->of_mu);
+			if (of) {
+				pthread_mutex_lock(&of->mu);
+				rc = lgfs_ofile_commit(fs, of->dirty ? &of->writer : ctx, of, LGFS_OP_WRITE);
+				pthread_mutex_unlock(&of->mu);
+				lgfs_ofile_put(fs, of);
+				if (rc)
+					return rc;
+			}
+		}
 		lgfs_record_init(&r, LGFS_OP_SETATTR);
 		rc = lgfs_record_add_u64(&r, LGFS_F_INO, ino);
 		if (!rc && (sa->valid & LGFS_SET_MODE))

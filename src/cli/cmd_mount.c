@@ -1,0 +1,521 @@
+/*
+ * cmd_mount.c — `ledgerfs mount` and `ledgerfs umount` (cli layer).
+ *
+ * mount opens a volume as a file system (fs.h) and serves it through FUSE
+ * (fuse.h). In the background — the default — the process forks *before*
+ * opening the volume, because the fs layer starts threads that a later
+ * fork would lose: the child opens, mounts and serves; the parent waits on
+ * a pipe until the child says the mount is usable (exit 0) or why it is not
+ * (message, exit 1). The daemon's log is <store>/volumes/<VOLUME>/mount.log.
+ * umount is fusermount3 -u, then a wait for the daemon to finish closing
+ * the volume (see "mount locks" below).
+ */
+#include "cli.h"
+
+#include "ledgerfs/error.h"
+#include "ledgerfs/fs.h"
+#include "ledgerfs/fuse.h"
+#include "ledgerfs/hash.h"
+#include "ledgerfs/ledger.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* First byte on the status pipe from the daemon to its waiting parent. */
+#define MOUNT_READY 'R' /* mounted and serving */
+#define MOUNT_ERROR 'E' /* followed by a message, then the pipe closes */
+
+/* Parse one -o argument (comma-separated) into o. 0, or a usage error. */
+static int parse_mount_opts(const char *arg, struct lgfs_fuse_opts *o)
+{
+	char *copy = strdup(arg), *save = NULL, *opt;
+	int rc = 0;
+
+	if (!copy)
+		return cli_fail("out of memory");
+	for (opt = strtok_r(copy, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(opt, "ro"))
+			o->rdonly = 1;
+		else if (!strcmp(opt, "allow_other"))
+			o->allow_other = 1;
+		else if (!strcmp(opt, "debug"))
+			o->debug = 1;
+		else {
+			rc = cli_usage("mount", "unknown mount option '%s' (known: ro, allow_other, debug)", opt);
+			break;
+		}
+	}
+	free(copy);
+	return rc;
+}
+
+/* Open the volume; a clear message (returned in msg) when it cannot be. */
+static int open_volume(struct lgfs_fs **out, const char *store, const char *volume, const struct lgfs_key *key,
+		       int rdonly, char *msg, size_t cap)
+{
+	int rc = lgfs_fs_open(out, store, volume, key, rdonly ? LGFS_FS_RDONLY : 0);
+
+	if (rc == -EBUSY)
+		snprintf(msg, cap, "volume '%s' is already mounted (or open for writing by another process): %s",
+			 volume, lgfs_error_last());
+	else if (rc == -ENOENT)
+		snprintf(msg, cap, "no volume '%s' in %s: %s", volume, store, lgfs_error_last());
+	else if (rc == -EACCES)
+		snprintf(msg, cap, "volume '%s': your key may not write to it: %s", volume, lgfs_error_last());
+	else if (rc)
+		snprintf(msg, cap, "opening volume '%s': %s", volume, lgfs_error_last());
+	return rc;
+}
+
+/* ---- mount locks ----
+ *
+ * fusermount3 -u returns as soon as the kernel lets go of the mount, while
+ * the daemon is still committing open files and closing the volume — and
+ * holding the volume's writer lock: a mount or a write right after the
+ * umount would find the volume busy. So a daemon holds an flock on a file
+ * named after its mount point, in a runtime directory of the user, from
+ * before it mounts until it has closed the volume; umount waits for it.
+ * Best effort: without the directory, umount just does not wait.
+ */
+
+#define UMOUNT_WAIT_S 60
+
+/* /run/ledgerfs for root, else $XDG_RUNTIME_DIR/ledgerfs, else
+ * /tmp/ledgerfs-UID; created 0700, and trusted only if it is our own
+ * directory (not a symlink planted in /tmp). */
+static int run_dir(char *out, size_t cap)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	uid_t uid = geteuid();
+	struct stat sb;
+
+	if (uid == 0)
+		snprintf(out, cap, "/run/ledgerfs");
+	else if (xdg && xdg[0] == '/')
+		snprintf(out, cap, "%s/ledgerfs", xdg);
+	else
+		snprintf(out, cap, "/tmp/ledgerfs-%u", (unsigned int)uid);
+	if (mkdir(out, 0700) != 0 && errno != EEXIST)
+		return -1;
+	if (lstat(out, &sb) != 0 || !S_ISDIR(sb.st_mode) || sb.st_uid != uid)
+		return -1;
+	return 0;
+}
+
+/* <run dir>/<first 32 hex of SHA-256 of the mount point's real path>.lock */
+static int mount_lock_path(char *out, size_t cap, const char *dir)
+{
+	char rd[PATH_MAX], hex[2 * 16 + 1], *abs = realpath(dir, NULL);
+	uint8_t h[LGFS_HASH_LEN];
+
+	if (!abs)
+		return -1;
+	lgfs_sha256(h, abs, strlen(abs));
+	free(abs);
+	lgfs_hex(hex, h, 16);
+	if (run_dir(rd, sizeof(rd)))
+		return -1;
+	return (size_t)snprintf(out, cap, "%s/%s.lock", rd, hex) < cap ? 0 : -1;
+}
+
+/* A daemon's hold on its mount lock. */
+struct mount_lock {
+	int fd; /* -1: none */
+	char path[PATH_MAX];
+};
+
+static void mount_lock_take(struct mount_lock *ml, const char *dir)
+{
+	ml->fd = -1;
+	if (mount_lock_path(ml->path, sizeof(ml->path), dir))
+		return;
+	ml->fd = open(ml->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (ml->fd >= 0 && flock(ml->fd, LOCK_EX | LOCK_NB) != 0) {
+		close(ml->fd); /* another daemon on the same directory (stacked mounts) */
+		ml->fd = -1;
+	}
+}
+
+/* Unlinked while still held: a waiting umount holds the old file open and
+ * gets its lock now; the next mount here makes a new one. */
+static void mount_lock_release(struct mount_lock *ml)
+{
+	if (ml->fd < 0)
+		return;
+	unlink(ml->path);
+	close(ml->fd);
+	ml->fd = -1;
+}
+
+/* umount: wait until the daemon that served dir is done. */
+static void mount_lock_wait(const char *path, const char *dir)
+{
+	struct timespec pause = { 0, 50 * 1000 * 1000 };
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), i;
+
+	if (fd < 0)
+		return; /* no daemon holds one */
+	for (i = 0; i < UMOUNT_WAIT_S * 20; i++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	if (i == UMOUNT_WAIT_S * 20)
+		fprintf(stderr, "ledgerfs: %s is unmounted; its daemon is still closing the volume\n", dir);
+	close(fd);
+}
+
+/* Serve an open volume until it is unmounted, then close it. Returns 0,
+ * or 1 with the reason in why (also in the log when it happened after the
+ * mount, when only the log can still be read). */
+static int serve(struct lgfs_fs *fs, const char *dir, struct lgfs_fuse_opts *o, char *why, size_t cap)
+{
+	struct mount_lock ml;
+	int rc, status = 0;
+
+	why[0] = '\0';
+	mount_lock_take(&ml, dir);
+	rc = lgfs_fuse_run(fs, dir, o);
+	if (rc) {
+		snprintf(why, cap, "%s", lgfs_error_last());
+		status = 1;
+	}
+	rc = lgfs_fs_close(fs);
+	if (rc) {
+		lgfs_fuse_logf(o->log, "closing volume %s: %s: %s", o->volume, strerror(-rc), lgfs_error_last());
+		if (!why[0])
+			snprintf(why, cap, "closing volume %s: %s", o->volume, lgfs_error_last());
+		status = 1;
+	} else {
+		lgfs_fuse_logf(o->log, "volume %s closed", o->volume);
+	}
+	mount_lock_release(&ml);
+	return status;
+}
+
+/* ---- background ---- */
+
+/* The daemon's end of the status pipe. */
+struct daemon_pipe {
+	int fd;
+};
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Called by lgfs_fuse_run once the mount is usable: the parent may go. */
+static void daemon_ready(void *arg)
+{
+	struct daemon_pipe *p = arg;
+	char c = MOUNT_READY;
+
+	if (p->fd >= 0) {
+		write_all(p->fd, &c, 1);
+		close(p->fd);
+		p->fd = -1;
+	}
+}
+
+static void daemon_fail(struct daemon_pipe *p, const char *msg)
+{
+	char c = MOUNT_ERROR;
+
+	if (p->fd >= 0) {
+		write_all(p->fd, &c, 1);
+		write_all(p->fd, msg, strlen(msg));
+		close(p->fd);
+		p->fd = -1;
+	}
+}
+
+/* The parent: wait for the daemon's word. */
+static int await_daemon(int fd, pid_t pid, const char *logpath)
+{
+	char buf[1024];
+	size_t n = 0;
+	int status;
+
+	for (;;) {
+		ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (n == sizeof(buf) - 1)
+			break;
+	}
+	close(fd);
+	buf[n] = '\0';
+	if (n >= 1 && buf[0] == MOUNT_READY)
+		return 0;
+	waitpid(pid, &status, 0);
+	if (n >= 1 && buf[0] == MOUNT_ERROR)
+		return cli_fail("%s", buf + 1);
+	return cli_fail("mount failed: the daemon exited before mounting (see %s)", logpath);
+}
+
+/* The log file of a background mount: appended, one line per event. */
+static FILE *open_log(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "a");
+	if (!f) {
+		close(fd);
+		return NULL;
+	}
+	setvbuf(f, NULL, _IOLBF, 0);
+	return f;
+}
+
+static int mount_background(const char *store, const char *volume, const char *dir, const struct lgfs_key *key,
+			    struct lgfs_fuse_opts *o, const char *logpath)
+{
+	struct daemon_pipe dp;
+	struct lgfs_fs *fs = NULL;
+	char msg[1024];
+	int fds[2], status;
+	pid_t pid;
+
+	o->log = open_log(logpath);
+	if (!o->log)
+		return cli_fail("cannot open the log %s: %s (mount with -f to log to the terminal)", logpath,
+				strerror(errno));
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		fclose(o->log);
+		return cli_fail("pipe: %s", strerror(errno));
+	}
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		fclose(o->log);
+		return cli_fail("fork: %s", strerror(errno));
+	}
+	if (pid > 0) {
+		close(fds[1]);
+		fclose(o->log);
+		return await_daemon(fds[0], pid, logpath);
+	}
+
+	/* The daemon: its own session, so the terminal's SIGINT and SIGHUP
+	 * are not for it; it stops on SIGTERM or an unmount. */
+	close(fds[0]);
+	dp.fd = fds[1];
+	setsid();
+	if (open_volume(&fs, store, volume, key, o->rdonly, msg, sizeof(msg))) {
+		lgfs_fuse_logf(o->log, "mount: %s", msg);
+		daemon_fail(&dp, msg);
+		fclose(o->log);
+		return 1;
+	}
+	o->ready = daemon_ready;
+	o->ready_arg = &dp;
+	status = serve(fs, dir, o, msg, sizeof(msg));
+	if (status)
+		lgfs_fuse_logf(o->log, "mount: %s", msg);
+	if (dp.fd >= 0) /* never got mounted: tell the parent why */
+		daemon_fail(&dp, msg[0] ? msg : "mount failed");
+	fclose(o->log);
+	return status;
+}
+
+int cmd_mount(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "options", required_argument, NULL, 'o' },
+		CLI_OPT_HELP,
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *storeopt = NULL, *keyopt = NULL, *volume, *dir;
+	struct lgfs_fuse_opts o;
+	struct lgfs_key *k = NULL;
+	struct lgfs_fs *fs = NULL;
+	char *store = NULL, *abs, *voldir = NULL, *logpath = NULL, msg[1024];
+	struct stat sb;
+	int c, rc = 1;
+
+	memset(&o, 0, sizeof(o));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:k:fo:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': storeopt = optarg; break;
+		case 'k': keyopt = optarg; break;
+		case 'f': o.foreground = 1; break;
+		case 'o':
+			if ((rc = parse_mount_opts(optarg, &o)))
+				return rc;
+			break;
+		case 'h': return cli_help("mount");
+		default: return cli_usage("mount", "unknown option");
+		}
+	}
+	if (optind + 2 != argc)
+		return cli_usage("mount", optind >= argc ? "missing VOLUME and DIR"
+					  : optind + 1 == argc ? "missing DIR" : "too many arguments");
+	volume = argv[optind];
+	dir = argv[optind + 1];
+	if (!lgfs_volume_name_valid(volume))
+		return cli_usage("mount", "invalid volume name '%s'", volume);
+	if (stat(dir, &sb) != 0)
+		return cli_fail("mount point %s: %s", dir,
+				errno == ENOENT ? "does not exist" : strerror(errno));
+	if (!S_ISDIR(sb.st_mode))
+		return cli_fail("mount point %s is not a directory", dir);
+
+	store = cli_store(storeopt);
+	if (!store)
+		return 1;
+	/* Absolute: the daemon leaves the working directory (chdir("/")),
+	 * and the fs layer opens files of the store for as long as it runs. */
+	abs = realpath(store, NULL);
+	if (!abs) {
+		rc = errno == ENOENT ? cli_fail("no store at %s (create a volume with 'ledgerfs init')", store)
+				     : cli_fail("store %s: %s", store, strerror(errno));
+		goto out;
+	}
+	free(store);
+	store = abs;
+	if (lgfs_volume_dir(&voldir, store, volume)) {
+		rc = cli_fail_lib("mount");
+		goto out;
+	}
+	if (stat(voldir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+		rc = cli_fail("no volume '%s' in %s (see 'ledgerfs volumes')", volume, store);
+		goto out;
+	}
+	if (!o.rdonly) {
+		k = cli_key(keyopt);
+		if (!k) {
+			rc = 1;
+			goto out;
+		}
+	}
+	o.volume = volume;
+
+	if (!o.foreground) {
+		if (asprintf(&logpath, "%s/mount.log", voldir) < 0) {
+			logpath = NULL;
+			rc = cli_fail("out of memory");
+			goto out;
+		}
+		rc = mount_background(store, volume, dir, k, &o, logpath);
+		goto out;
+	}
+
+	o.log = stderr;
+	if (open_volume(&fs, store, volume, k, o.rdonly, msg, sizeof(msg))) {
+		rc = cli_fail("%s", msg);
+		goto out;
+	}
+	rc = serve(fs, dir, &o, msg, sizeof(msg));
+	if (rc)
+		cli_fail("%s", msg);
+out:
+	lgfs_key_free(k);
+	free(logpath);
+	free(voldir);
+	free(store);
+	return rc;
+}
+
+/* ---- umount ---- */
+
+int cmd_umount(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_OPT_HELP,
+		{ NULL, 0, NULL, 0 }
+	};
+	char *args[4], lockpath[PATH_MAX];
+	int c, fds[2], status, err = 0, have_lock;
+	ssize_t r;
+	pid_t pid;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h': return cli_help("umount");
+		default: return cli_usage("umount", "unknown option");
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage("umount", optind >= argc ? "missing DIR" : "too many arguments");
+
+	/* Before unmounting: the real path of DIR is the mount point's. */
+	have_lock = mount_lock_path(lockpath, sizeof(lockpath), argv[optind]) == 0;
+	args[0] = "fusermount3";
+	args[1] = "-u";
+	args[2] = argv[optind];
+	args[3] = NULL;
+	/* The pipe closes on a successful exec; else it carries exec's errno. */
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return cli_fail("pipe: %s", strerror(errno));
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return cli_fail("fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		execvp(args[0], args);
+		err = errno;
+		write_all(fds[1], (const char *)&err, sizeof(err));
+		_exit(127);
+	}
+	close(fds[1]);
+	do
+		r = read(fds[0], &err, sizeof(err));
+	while (r < 0 && errno == EINTR);
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return cli_fail("waiting for fusermount3: %s", strerror(errno));
+	if (r == (ssize_t)sizeof(err)) {
+		if (err == ENOENT)
+			return cli_fail("fusermount3 not found: install the fuse3 package");
+		return cli_fail("running fusermount3: %s", strerror(err));
+	}
+	if (WIFEXITED(status)) {
+		if (WEXITSTATUS(status) == 0 && have_lock)
+			mount_lock_wait(lockpath, argv[optind]);
+		return WEXITSTATUS(status);
+	}
+	if (WIFSIGNALED(status))
+		return cli_fail("fusermount3 killed by signal %d", WTERMSIG(status));
+	return 1;
+}
