@@ -29,6 +29,10 @@ int lgfs_fsaudit_entry(void *arg, struct lgfs_audit_report *rep, const struct lg
  * content. progress may be NULL. */
 int lgfs_fsaudit_finish(struct lgfs_fsaudit *a, struct lgfs_audit_report *rep, lgfs_audit_progress_cb progress,
 			void *progress_arg);
+/* 1 if the volume was in use by a writer (mounted) during finish: its
+ * index then runs ahead of the durable log and was not compared. */
+int lgfs_fsaudit_live(const struct lgfs_fsaudit *a);
+
 /* Remove the temporary index and free. */
 void lgfs_fsaudit_free(struct lgfs_fsaudit *a);
 

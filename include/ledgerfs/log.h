@@ -71,6 +71,10 @@ int lgfs_log_read(struct lgfs_log *l, uint64_t from, uint64_t count, lgfs_log_cb
 int lgfs_log_size(struct lgfs_log *l, uint64_t *out);
 void lgfs_log_close(struct lgfs_log *l);
 
+/* 1 if a writer holds the file:// log in `dir` (its lock is taken), 0 if
+ * not, < 0 on error. Reads and changes nothing else. */
+int lgfs_log_file_busy(const char *dir);
+
 /* file:// implementation, for direct use and tests. */
 int lgfs_log_file_open(struct lgfs_log **out, const char *dir, int flags);
 

@@ -152,6 +152,9 @@ int cmd_audit(int argc, char **argv)
 		if (rc)
 			lgfs_audit_report_free(&rep);
 	}
+	if (!rc && lgfs_fsaudit_live(fsa) && !json)
+		fprintf(stderr, "ledgerfs: %s is mounted: checked the durable log and its content; the index is "
+				"compared only when no writer holds the volume\n", argv[optind]);
 	lgfs_fsaudit_free(fsa);
 	if (rc)
 		return cli_fail_lib(argv[optind]);

@@ -15,23 +15,17 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
-/* Is a writer (a mount, a put) holding the volume? Try to take its lock. */
+/* Is a writer (a mount, a put) holding the volume? */
 static int in_use(const char *voldir)
 {
-	struct lgfs_log *log = NULL;
 	char *dir;
 	int rc;
 
 	if (asprintf(&dir, "%s/log", voldir) < 0)
 		return -1;
-	rc = lgfs_log_open(&log, dir, 0);
+	rc = lgfs_log_file_busy(dir);
 	free(dir);
-	if (rc == LGFS_EBUSY)
-		return 1;
-	if (rc)
-		return -1;
-	lgfs_log_close(log);
-	return 0;
+	return rc;
 }
 
 int cmd_status(int argc, char **argv)

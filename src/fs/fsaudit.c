@@ -18,6 +18,7 @@
 #include "ledgerfs/content.h"
 #include "ledgerfs/error.h"
 #include "ledgerfs/hash.h"
+#include "ledgerfs/log.h"
 
 #define COMMIT_EVERY 4096
 
@@ -29,7 +30,22 @@ struct lgfs_fsaudit {
 	uint64_t since_commit;
 	uint64_t applied;            /* log entries fed to the replay */
 	int failed;                  /* replay could not continue */
+	int live;                    /* a writer holds the volume: index not compared */
 };
+
+int lgfs_fsaudit_live(const struct lgfs_fsaudit *a)
+{
+	return a->live;
+}
+
+/* Does a writer (a mount) hold the volume? Try to take its log lock. */
+static int writer_active(const char *voldir)
+{
+	char dir[4096];
+
+	snprintf(dir, sizeof(dir), "%s/log", voldir);
+	return lgfs_log_file_busy(dir) == 1;
+}
 
 static void rm_index_dir(const char *dir)
 {
@@ -383,7 +399,8 @@ int lgfs_fsaudit_finish(struct lgfs_fsaudit *a, struct lgfs_audit_report *rep, l
 
 	/* the volume's index, read-only (a mount may be using it) */
 	snprintf(path, sizeof(path), "%s/index/data.mdb", a->voldir);
-	if (access(path, F_OK) == 0) {
+	a->live = writer_active(a->voldir);
+	if (!a->live && access(path, F_OK) == 0) {
 		snprintf(path, sizeof(path), "%s/index", a->voldir);
 		if (lgfs_index_open(&vol, path, 1) == 0 && lgfs_index_begin(vol, 1, &vt) == 0) {
 			lgfs_index_applied(vol, vt, &applied, stamp);
