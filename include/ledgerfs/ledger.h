@@ -99,22 +99,31 @@ uint64_t lgfs_ledger_size(struct lgfs_ledger *l);
 /*
  * Writing: submit, sync, append.
  *
- * For each record the ledger sets origin, index, prev, author, time (never
- * earlier than the previous record's) and a fresh salt; the caller sets op,
- * args, uid and gid. The records are borrowed for the call only.
+ * For each record the ledger sets origin, index, prev, author, time and a
+ * fresh salt; the caller sets op, args, uid and gid. The records are
+ * borrowed for the call only.
+ *
+ * Time. All records of one call get the same time: recs[0]->time_ns if the
+ * caller set it (> 0; the file system does, since it applies a record to
+ * its index before submitting it), else the current time; in both cases
+ * raised to the previous record's time if it is earlier, so time never runs
+ * backwards in the log. A caller that set the time and needs it unchanged
+ * checks recs[0]->time_ns after the call. lgfs_record_init() clears it.
  *
  * Order and indexes. Records get consecutive indexes and appear in the log
- * in the order of the calls that submitted them (a call's records stay
- * together, and one call's records are always committed in the same batch,
- * so after a crash either all of them are in the log or none). The index is
- * final when submit returns: the file system layer may derive inode
- * numbers from it at once.
+ * in the order of the calls that submitted them; one call's records are
+ * consecutive and committed in the same batch. The index is final when
+ * submit returns: the file system layer may derive inode numbers from it at
+ * once. After a crash the log holds a prefix of what was submitted: at
+ * least everything that was durable, never a gap.
  *
  * Commit. A committer thread takes the queued records in batches of up to
  * 8192 (one call is never split), signs them on all cores, appends the batch
- * with one write and one fdatasync, extends the tree, and signs one
- * checkpoint per batch (only ever for durable sizes). Submitters keep
- * queueing while a batch is signed and written.
+ * with one write and one fdatasync, extends the tree, signs one checkpoint
+ * per batch (only ever for durable sizes) and then wakes the syncers.
+ * Submitters keep queueing while a batch is signed and written. While
+ * nobody waits for durability the committer lets a batch grow for up to
+ * 1 ms (fewer fdatasyncs and checkpoints); a sync ends that wait at once.
  *
  * Bound. At most LGFS_LEDGER_PENDING_RECORDS records and about
  * LGFS_LEDGER_PENDING_BYTES bytes (records plus envelopes) are pending
@@ -160,6 +169,11 @@ int lgfs_ledger_sync(struct lgfs_ledger *l, uint64_t upto);
  * fdatasync'd. Never more than the log holds. */
 uint64_t lgfs_ledger_durable(struct lgfs_ledger *l);
 
+/* Number of entries submitted so far, durable or not: the index the next
+ * submitted record will get. >= lgfs_ledger_durable(); after a failure it
+ * still counts the dropped records (their indexes were handed out). */
+uint64_t lgfs_ledger_submitted(struct lgfs_ledger *l);
+
 /* Records submitted but not yet durable, and (*bytes_out, if not NULL)
  * their bytes as counted against the bound; both read at one instant. */
 uint64_t lgfs_ledger_pending(struct lgfs_ledger *l, uint64_t *bytes_out);
@@ -173,6 +187,12 @@ int lgfs_ledger_set_pending_limit(struct lgfs_ledger *l, size_t records, size_t 
  * callers are committed together: one write and one fdatasync per batch,
  * then one checkpoint. */
 int lgfs_ledger_append(struct lgfs_ledger *l, struct lgfs_record *const *recs, size_t n);
+
+/* Call fn(arg) before each batch of records is written to the log, from the
+ * committer thread: the file system makes the chunks its records name
+ * durable there, so that no durable record ever names a chunk that is not.
+ * A non-zero return fails the batch like a log write failure. */
+void lgfs_ledger_set_presync(struct lgfs_ledger *l, int (*fn)(void *arg), void *arg);
 
 /* The latest stored signed checkpoint note; *out malloc'd, NUL-terminated.
  * LGFS_ENOTFOUND if none. */

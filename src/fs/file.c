@@ -311,12 +311,9 @@ int lgfs_ofile_commit(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struct 
 		rc = lgfs_fs_errno(rc);
 		goto out;
 	}
-	/* Chunks before the record that names them: a durable record never
-	 * names a chunk that is not. */
-	if ((rc = lgfs_chunks_sync(fs->chunks))) {
-		rc = lgfs_fs_errno(rc);
-		goto out;
-	}
+	/* No sync here: the ledger's committer syncs the chunks before it
+	 * writes the batch holding this record (lgfs_ledger_set_presync), so a
+	 * durable record never names a chunk that is not durable. */
 	lgfs_record_init(&r, op);
 	if ((rc = lgfs_record_add_u64(&r, LGFS_F_INO, of->ino)) || (rc = lgfs_record_add_u64(&r, LGFS_F_SIZE, size)) ||
 	    (rc = lgfs_record_add_bytes(&r, LGFS_F_MANIFEST, id, 32)) ||

@@ -255,6 +255,12 @@ static int open_index_readonly(struct lgfs_fs *fs, const char *path)
 	return rc;
 }
 
+/* The ledger's pre-write hook: chunks before the records that name them. */
+static int chunks_presync(void *arg)
+{
+	return lgfs_chunks_sync(arg);
+}
+
 int lgfs_fs_open(struct lgfs_fs **out, const char *store, const char *volume, const struct lgfs_key *key,
 		 int flags)
 {
@@ -311,6 +317,8 @@ int lgfs_fs_open(struct lgfs_fs **out, const char *store, const char *volume, co
 	path = NULL;
 	if (rc)
 		goto fail;
+	if (!fs->rdonly)
+		lgfs_ledger_set_presync(fs->ledger, chunks_presync, fs->chunks);
 	fs->next_index = lgfs_ledger_size(fs->ledger);
 	fs->last_time = lgfs_fs_now();
 	*out = fs;
@@ -329,15 +337,17 @@ int lgfs_fs_close(struct lgfs_fs *fs)
 		return 0;
 	if (fs->ledger && fs->index && fs->chunks)
 		rc = lgfs_ofile_commit_all(fs);
-	if (fs->chunks) {
-		if (!fs->rdonly && (r = lgfs_chunks_sync(fs->chunks)) && !rc)
-			rc = lgfs_fs_errno(r);
-		lgfs_chunks_close(fs->chunks);
-	}
+	/* The ledger first: its committer syncs the chunk store before each
+	 * batch, so the chunk store must outlive it. */
 	if (fs->ledger) {
 		if (!fs->rdonly && (r = lgfs_ledger_sync(fs->ledger, 0)) && !rc)
 			rc = lgfs_fs_errno(r);
 		lgfs_ledger_close(fs->ledger);
+	}
+	if (fs->chunks) {
+		if (!fs->rdonly && (r = lgfs_chunks_sync(fs->chunks)) && !rc)
+			rc = lgfs_fs_errno(r);
+		lgfs_chunks_close(fs->chunks);
 	}
 	lgfs_index_close(fs->index);
 	if (fs->private_index) {

@@ -10,10 +10,11 @@
  * signature or for the disk. The entry joins the pending queue: a list of
  * batches in index order, only the last of which is still growing.
  *
- * One committer thread per writable ledger takes the oldest batch, signs its
+ * One committer thread per writable ledger takes the oldest batch (after
+ * letting it grow briefly when that is cheap, see gather()), signs its
  * envelopes on all cores, appends it to the log store (one write, one
- * fdatasync), extends the tree, advances `size` (the durable count), wakes
- * whoever waits in lgfs_ledger_sync(), and signs one checkpoint. Submitters
+ * fdatasync), extends the tree, signs one checkpoint, advances `size` (the
+ * durable count) and wakes whoever waits in lgfs_ledger_sync(). Submitters
  * keep queueing meanwhile, up to a bound on pending records and bytes.
  * lgfs_ledger_append() is submit + sync, so concurrent synchronous callers
  * share batches and fdatasyncs as before.
@@ -57,6 +58,12 @@
  * synchronous writers share fdatasyncs instead of alternating small batches.
  * A lone writer (last batch of 1) never waits. */
 #define GROUP_WAIT_NS 200000
+/* When nobody waits for durability (no sync, no throttled submit), the
+ * committer lets a batch grow this long before committing it: records
+ * submitted one by one then share an fdatasync and a checkpoint instead of
+ * each paying for their own, at the cost of being durable up to 1 ms later,
+ * which nobody is waiting for. A sync ends the delay at once. */
+#define ASYNC_DELAY_NS 1000000
 /* Room for the message of the error that failed the ledger (error.c keeps
  * 1024 bytes per thread). */
 #define FAIL_MSG_MAX 1024
@@ -99,9 +106,10 @@ struct lgfs_ledger {
 	struct batch *head, *tail;     /* queued batches the committer has not taken yet, oldest first */
 	size_t pending;                /* records submitted, not yet durable (queued or being committed) */
 	size_t pending_bytes;          /* their bytes, so a fast producer cannot exhaust memory */
-	size_t max_pending;            /* submit waits rather than go beyond these two */
-	size_t max_pending_bytes;
+	size_t max_pending;            /* submit waits rather than go beyond this many records */
+	size_t max_pending_bytes;      /* ... or this many bytes (see lgfs_ledger_set_pending_limit) */
 	size_t last_batch;             /* records in the previous batch, for the group wait */
+	unsigned int waiting;          /* threads waiting for `size` to advance (sync, throttled submit) */
 	uint64_t next;                 /* index of the next submitted record */
 	uint8_t prev[32];              /* envelope hash of the last submitted record: the next one's prev */
 	int64_t last_time;             /* time of the last submitted record: time never runs backwards */
@@ -109,8 +117,10 @@ struct lgfs_ledger {
 	int failed;                    /* 0, or the error code that stopped the ledger */
 	char fail_msg[FAIL_MSG_MAX];   /* its message, handed to every caller that hits the failure */
 	int stopping;                  /* close asked the committer to drain the queue and end */
+	int (*presync)(void *arg);     /* called before each batch is written (see ledger.h) */
+	void *presync_arg;
 	int have_thread;               /* the committer was started (writable opens) */
-	pthread_t committer;
+	pthread_t committer;           /* joined by close */
 };
 
 int lgfs_volume_name_valid(const char *name)
@@ -526,6 +536,9 @@ static int commit_batch(struct lgfs_ledger *l, struct batch *b)
 		entries[i].record = b->recs.data + b->rec_off[i];
 		entries[i].record_len = (i + 1 < b->n ? b->rec_off[i + 1] : b->recs.len) - b->rec_off[i];
 	}
+	/* Whatever the records name (chunks) becomes durable before they do. */
+	if (l->presync && (rc = l->presync(l->presync_arg)))
+		goto out;
 	rc = lgfs_log_append(l->log, b->first, entries, b->n);
 	if (rc)
 		goto out;
@@ -586,21 +599,45 @@ static void ledger_fail(struct lgfs_ledger *l, int rc, const struct batch *b, co
 	pthread_cond_broadcast(&l->cv);
 }
 
-/* With l->mu held: if only the growing batch is queued and it holds fewer
- * records than the last batch did, give the other writers GROUP_WAIT_NS to
- * add theirs (see GROUP_WAIT_NS). */
-static void group_wait(struct lgfs_ledger *l)
+/* dl = now + ns, for pthread_cond_timedwait (CLOCK_REALTIME). */
+static void deadline_in(struct timespec *dl, long ns)
+{
+	clock_gettime(CLOCK_REALTIME, dl);
+	dl->tv_nsec += ns;
+	if (dl->tv_nsec >= 1000000000) {
+		dl->tv_sec++;
+		dl->tv_nsec -= 1000000000;
+	}
+}
+
+/*
+ * With l->mu held, before the committer takes the head batch: let it grow a
+ * little while that is cheap. Only the queue's last batch still grows, so
+ * there is nothing to gather when another batch follows it, when close is
+ * draining, or when submitters are held by the bound. Nobody waiting for
+ * durability: up to ASYNC_DELAY_NS, ended by the first sync. Then, if the
+ * batch is smaller than the last one, up to GROUP_WAIT_NS for the other
+ * synchronous writers (see GROUP_WAIT_NS). Submitters and syncers signal
+ * qcv exactly when one of these conditions may have changed.
+ */
+static void gather(struct lgfs_ledger *l)
 {
 	struct timespec dl;
 
-	if (l->stopping || l->head != l->tail || l->last_batch <= 1 || l->head->n >= l->last_batch)
+	if (l->stopping || l->head != l->tail || l->pending >= l->max_pending ||
+	    l->pending_bytes >= l->max_pending_bytes)
 		return;
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_nsec += GROUP_WAIT_NS;
-	if (dl.tv_nsec >= 1000000000) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000;
+	if (l->waiting == 0) {
+		deadline_in(&dl, ASYNC_DELAY_NS);
+		while (!l->stopping && l->head == l->tail && l->waiting == 0)
+			if (pthread_cond_timedwait(&l->qcv, &l->mu, &dl))
+				return;
+		if (l->stopping || l->head != l->tail)
+			return;
 	}
+	if (l->last_batch <= 1 || l->head->n >= l->last_batch)
+		return;
+	deadline_in(&dl, GROUP_WAIT_NS);
 	while (!l->stopping && l->head == l->tail && l->head->n < l->last_batch)
 		if (pthread_cond_timedwait(&l->qcv, &l->mu, &dl))
 			break;
@@ -622,7 +659,7 @@ static void *committer_main(void *arg)
 			pthread_cond_wait(&l->qcv, &l->mu);
 			continue;
 		}
-		group_wait(l);
+		gather(l);
 		b = l->head;
 		l->head = b->next;
 		if (!l->head)
@@ -920,6 +957,9 @@ int lgfs_ledger_open(struct lgfs_ledger **out, const char *store, const char *na
 	return rc;
 }
 
+/* Also the cleanup of a failed open, so any field may still be unset. The
+ * committer is joined before the final checkpoint, so that it covers every
+ * record that became durable. */
 void lgfs_ledger_close(struct lgfs_ledger *l)
 {
 	struct batch *q;
@@ -992,6 +1032,17 @@ uint64_t lgfs_ledger_durable(struct lgfs_ledger *l)
 	return n;
 }
 
+/* Read under l->mu: submitters advance it. */
+uint64_t lgfs_ledger_submitted(struct lgfs_ledger *l)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&l->mu);
+	n = l->next;
+	pthread_mutex_unlock(&l->mu);
+	return n;
+}
+
 /* Both counts read at one instant, so a caller (or a test) can compare
  * them with the bound. */
 uint64_t lgfs_ledger_pending(struct lgfs_ledger *l, uint64_t *bytes_out)
@@ -1054,9 +1105,15 @@ int lgfs_ledger_submit(struct lgfs_ledger *l, struct lgfs_record *const *recs, s
 	pthread_mutex_lock(&l->mu);
 	/* The bound: wait for the committer, but never with nothing pending
 	 * (a call larger than the bound then goes in alone). */
-	while (!l->failed && l->pending > 0 &&
-	       (l->pending + n > l->max_pending || l->pending_bytes >= l->max_pending_bytes))
-		pthread_cond_wait(&l->cv, &l->mu);
+	if (!l->failed && l->pending > 0 &&
+	    (l->pending + n > l->max_pending || l->pending_bytes >= l->max_pending_bytes)) {
+		l->waiting++;
+		pthread_cond_signal(&l->qcv); /* no point in gathering now */
+		while (!l->failed && l->pending > 0 &&
+		       (l->pending + n > l->max_pending || l->pending_bytes >= l->max_pending_bytes))
+			pthread_cond_wait(&l->cv, &l->mu);
+		l->waiting--;
+	}
 	if (l->failed) {
 		rc = lgfs_error_set(l->failed, "%s", l->fail_msg);
 		goto out;
@@ -1077,7 +1134,8 @@ int lgfs_ledger_submit(struct lgfs_ledger *l, struct lgfs_record *const *recs, s
 	index = l->next;
 	memcpy(prev, l->prev, 32);
 	/* A caller that set the first record's time (the file system, which
-	 * applies the record to its index before submitting it) keeps it. */
+	 * applies the record to its index before submitting it) keeps it,
+	 * unless it would run backwards. */
 	t = recs[0]->time_ns > 0 ? recs[0]->time_ns : now_ns();
 	if (t < l->last_time)
 		t = l->last_time; /* keep log time non-decreasing if the clock steps back */
@@ -1105,7 +1163,11 @@ int lgfs_ledger_submit(struct lgfs_ledger *l, struct lgfs_record *const *recs, s
 	l->last_time = t;
 	l->pending += n;
 	l->pending_bytes += bytes;
-	pthread_cond_signal(&l->qcv);
+	/* Wake the committer only when it may be waiting for this: a new batch
+	 * (work after idling, or the end of the one it gathers), or the group
+	 * wait's target reached. */
+	if (n0 == 0 || (n0 < l->last_batch && b->n >= l->last_batch))
+		pthread_cond_signal(&l->qcv);
 out:
 	if (rc && b && b != fresh) {
 		/* Undo this call's part of a batch that was already queued. */
@@ -1132,8 +1194,13 @@ int lgfs_ledger_sync(struct lgfs_ledger *l, uint64_t upto)
 				    (unsigned long long)upto, (unsigned long long)l->next);
 		goto out;
 	}
-	while (l->size < upto && !l->failed)
-		pthread_cond_wait(&l->cv, &l->mu);
+	if (l->size < upto && !l->failed) {
+		l->waiting++;
+		pthread_cond_signal(&l->qcv); /* end the committer's gathering delay */
+		while (l->size < upto && !l->failed)
+			pthread_cond_wait(&l->cv, &l->mu);
+		l->waiting--;
+	}
 	if (l->size < upto)
 		rc = lgfs_error_set(l->failed, "%s", l->fail_msg);
 out:
@@ -1142,24 +1209,39 @@ out:
 }
 
 /* Submit, then wait for exactly these records: concurrent callers end up in
- * the same batch and share its fdatasync and checkpoint. */
+ * the same batch and share its fdatasync and checkpoint. The caller counts
+ * as waiting from before its submit, so that the committer never holds its
+ * records back for the asynchronous gathering delay. */
 int lgfs_ledger_append(struct lgfs_ledger *l, struct lgfs_record *const *recs, size_t n)
 {
-	int rc = lgfs_ledger_submit(l, recs, n);
+	int rc;
 
-	if (rc || n == 0)
-		return rc;
-	return lgfs_ledger_sync(l, recs[n - 1]->index + 1);
+	pthread_mutex_lock(&l->mu);
+	l->waiting++;
+	pthread_mutex_unlock(&l->mu);
+	rc = lgfs_ledger_submit(l, recs, n);
+	if (!rc && n > 0)
+		rc = lgfs_ledger_sync(l, recs[n - 1]->index + 1);
+	pthread_mutex_lock(&l->mu);
+	l->waiting--;
+	pthread_mutex_unlock(&l->mu);
+	return rc;
 }
 
+/* A writable ledger reads its own checkpoints file under tree_mu, so that a
+ * checkpoint the committer is writing is never read half-written. */
 int lgfs_ledger_checkpoint_latest(struct lgfs_ledger *l, char **out)
 {
 	char *path;
 	int fd, rc;
 
 	*out = NULL;
-	if (l->cp_fd >= 0)
-		return cp_latest(l->cp_fd, out);
+	if (l->cp_fd >= 0) {
+		pthread_mutex_lock(&l->tree_mu);
+		rc = cp_latest(l->cp_fd, out);
+		pthread_mutex_unlock(&l->tree_mu);
+		return rc;
+	}
 	path = path_join(l->dir, "checkpoints");
 	if (!path)
 		return lgfs_error_set(LGFS_ENOMEM, "out of memory");
@@ -1486,4 +1568,12 @@ out:
 	closedir(d);
 	free(vols);
 	return rc;
+}
+
+void lgfs_ledger_set_presync(struct lgfs_ledger *l, int (*fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&l->mu);
+	l->presync = fn;
+	l->presync_arg = arg;
+	pthread_mutex_unlock(&l->mu);
 }
