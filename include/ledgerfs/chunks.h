@@ -53,4 +53,10 @@ void lgfs_chunks_close(struct lgfs_chunks *c);
 /* file:// implementation, for direct use and tests: `dir` is a plain path. */
 int lgfs_chunks_file_open(struct lgfs_chunks **out, const char *dir, int create);
 
+/* Pack-file implementation (chunks_pack.c): what lgfs_chunks_open() gives
+ * for file:// URIs and plain paths, except for a directory that already
+ * holds the one-file-per-chunk layout of lgfs_chunks_file_open() (reachable
+ * explicitly as "dir:///abs/dir"). `dir` is a plain path. */
+int lgfs_chunks_pack_open(struct lgfs_chunks **out, const char *dir, int create);
+
 #endif

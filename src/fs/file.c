@@ -25,6 +25,11 @@
 #include "ledgerfs/error.h"
 
 #define COPY_CHUNK (1u << 20) /* bytes moved per step when building a version */
+/* Writes below this offset are staged in memory; the first one beyond moves
+ * the staged bytes to a staging file. Most files are small: creating and
+ * freeing an on-disk staging file for each costs more than the rest of a
+ * create. */
+#define MEM_STAGE_MAX (1u << 20)
 
 static const uint8_t zero_id[32];
 
@@ -77,6 +82,7 @@ static void ofile_free(struct ofile *of)
 {
 	if (of->sfd >= 0)
 		close(of->sfd);
+	free(of->mem);
 	lgfs_manifest_reader_free(of->reader);
 	free(of->ext);
 	pthread_mutex_destroy(&of->mu);
@@ -217,6 +223,18 @@ static int stage_read(struct ofile *of, uint64_t off, void *dst, size_t len)
 {
 	size_t done = 0;
 
+	if (of->sfd < 0) {
+		/* staged in memory: bytes past memlen are zero (sparse) */
+		size_t have = off < of->memlen ? of->memlen - (size_t)off : 0;
+
+		if (have > len)
+			have = len;
+		if (have)
+			memcpy(dst, of->mem + off, have);
+		if (have < len)
+			memset((uint8_t *)dst + have, 0, len - have);
+		return 0;
+	}
 	while (done < len) {
 		ssize_t n = pread(of->sfd, (uint8_t *)dst + done, len - done, (off_t)(off + done));
 
@@ -333,6 +351,9 @@ int lgfs_ofile_commit(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struct 
 	of->next = 0;
 	if (of->sfd >= 0 && ftruncate(of->sfd, 0))
 		lgfs_error_errno(LGFS_EIO, "emptying a staging file"); /* harmless: extents say what counts */
+	free(of->mem);
+	of->mem = NULL;
+	of->memlen = 0;
 	of->dirty = 0;
 out:
 	lgfs_chunk_writer_free(w);
@@ -530,8 +551,43 @@ int lgfs_fs_write(struct lgfs_fs *fs, uint64_t fh, uint64_t off, const void *buf
 	if (off + size < off || off + size > (1ull << 50))
 		return -EFBIG;
 	pthread_mutex_lock(&of->mu);
-	if (of->sfd < 0 && (rc = staging_open(fs, of)))
-		goto out;
+	if (of->sfd < 0 && off + size <= MEM_STAGE_MAX) {
+		if (off + size > of->memlen) {
+			uint8_t *m = realloc(of->mem, (size_t)(off + size));
+
+			if (!m) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			memset(m + of->memlen, 0, (size_t)(off + size) - of->memlen);
+			of->mem = m;
+			of->memlen = (size_t)(off + size);
+		}
+		memcpy(of->mem + off, buf, size);
+		done = size;
+	} else if (of->sfd < 0) {
+		/* too large for memory: move what is staged to a staging file */
+		if ((rc = staging_open(fs, of)))
+			goto out;
+		while (done < of->memlen) {
+			ssize_t n = pwrite(of->sfd, of->mem + done, of->memlen - done, (off_t)done);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				rc = -errno;
+				lgfs_error_errno(LGFS_EIO, "staging a write to inode %llu", (unsigned long long)of->ino);
+				close(of->sfd);
+				of->sfd = -1;
+				goto out;
+			}
+			done += (size_t)n;
+		}
+		free(of->mem);
+		of->mem = NULL;
+		of->memlen = 0;
+		done = 0;
+	}
 	while (done < size) {
 		ssize_t n = pwrite(of->sfd, (const uint8_t *)buf + done, size - done, (off_t)(off + done));
 

@@ -35,7 +35,9 @@ struct ofile {
 	int dirty;                   /* staged changes not yet a version */
 	int64_t mtime;               /* time of the last staged write */
 	struct lgfs_fs_ctx writer;   /* who wrote last (acts at the final commit) */
-	int sfd;                     /* staging file (unlinked), -1 until first write */
+	int sfd;                     /* staging file (unlinked), -1 while staged in memory */
+	uint8_t *mem;                /* staged bytes [0, memlen) while sfd < 0 (small files) */
+	size_t memlen;
 	struct extent *ext;          /* sorted, disjoint, non-adjacent */
 	size_t next, extcap;
 	struct ofile *hnext;         /* hash chain */

@@ -54,6 +54,20 @@ static int setup(void **state)
 	return 0;
 }
 
+/* For the tests that damage a stored object in place: they know the
+ * one-file-per-chunk layout, so they use that implementation explicitly. */
+static int setup_dir(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	strcpy(f->dir, "/tmp/lgfs-test-content-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(lgfs_chunks_file_open(&f->c, f->dir, 1), 0);
+	*state = f;
+	return 0;
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -1033,8 +1047,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_random, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reader_corrupt_chunk, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_split_manifest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_corrupt_chunk, setup_dir, teardown),
+		cmocka_unit_test_setup_teardown(test_split_manifest, setup_dir, teardown),
 		cmocka_unit_test_setup_teardown(test_split_manifest_inconsistent, setup, teardown),
 		cmocka_unit_test(test_writer_store_failure),
 	};
