@@ -23,6 +23,7 @@
 #include "ledgerfs/fuse.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -1041,6 +1042,13 @@ int lgfs_fuse_run(struct lgfs_fs *fs, const char *mountpoint, const struct lgfs_
 	struct stat sb;
 	struct ll ll;
 	int rc = 0, sig_set = 0, mounted = 0;
+
+	/* Each worker's request buffer holds up to max_write (1 MiB) of data.
+	 * Above glibc's default mmap threshold every such buffer would be a
+	 * fresh mapping, page-faulted and zeroed on each request; keep them on
+	 * the heap and reused. */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 
 	/* Absolute: a background daemon leaves its working directory before
 	 * it unmounts. */

@@ -52,6 +52,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ENTRY_LEN 36
 #define FLAT_HDR 48
@@ -779,17 +780,42 @@ static int end_chunk(struct lgfs_chunk_writer *w)
 
 /* See content.h. Chunks wholly inside the caller's buffer are hashed and
  * stored from there; only a chunk spanning calls is copied. */
+/* The whole-content hash of one buffer, run on a second core. */
+struct whole_job {
+	struct lgfs_sha256_ctx *ctx;
+	const uint8_t *p;
+	size_t n;
+};
+
+static void *whole_hash(void *arg)
+{
+	struct whole_job *j = arg;
+
+	lgfs_sha256_ctx_update(j->ctx, j->p, j->n);
+	return NULL;
+}
+
+/* Buffers at least this large have their whole-content hash computed on
+ * another thread while this one cuts and hashes the chunks: the two SHA-256
+ * passes are most of a version's cost. */
+#define WHOLE_PARALLEL_MIN (256u << 10)
+
 int lgfs_chunk_writer_write(struct lgfs_chunk_writer *w, const void *buf, size_t n)
 {
 	const uint8_t *p = buf;
+	struct whole_job job = { w->whole, p, n };
+	pthread_t tid;
+	int rc = 0, threaded = 0;
 	size_t k;
-	int rc = 0;
 
 	if (w->err)
 		return w->err;
 	if (!w->whole)
 		return lgfs_error_set(LGFS_EINVAL, "chunk writer already finished");
-	lgfs_sha256_ctx_update(w->whole, p, n);
+	if (n >= WHOLE_PARALLEL_MIN && sysconf(_SC_NPROCESSORS_ONLN) > 1)
+		threaded = pthread_create(&tid, NULL, whole_hash, &job) == 0;
+	if (!threaded)
+		lgfs_sha256_ctx_update(w->whole, p, n);
 	while (n) {
 		k = lgfs_cdc_next(&w->cdc, p, n);
 		if (k == n) {
@@ -811,6 +837,8 @@ int lgfs_chunk_writer_write(struct lgfs_chunk_writer *w, const void *buf, size_t
 		n -= k;
 	}
 out:
+	if (threaded)
+		pthread_join(tid, NULL);
 	if (rc)
 		w->err = rc;
 	return rc;
