@@ -191,7 +191,12 @@ int lgfs_ledger_append(struct lgfs_ledger *l, struct lgfs_record *const *recs, s
 /* Call fn(arg) before each batch of records is written to the log, from the
  * committer thread: the file system makes the chunks its records name
  * durable there, so that no durable record ever names a chunk that is not.
- * A non-zero return fails the batch like a log write failure. */
+ * A non-zero return (an LGFS_E* code, message set) fails the batch like a
+ * log write failure: the ledger enters the failed state with that error.
+ * fn runs without any ledger lock held but in the thread that makes records
+ * durable: it must not call lgfs_ledger_submit(), _sync(), _append() or
+ * _close() on the same ledger (they may wait for it). NULL removes the hook;
+ * a change applies from the next batch the committer takes. */
 void lgfs_ledger_set_presync(struct lgfs_ledger *l, int (*fn)(void *arg), void *arg);
 
 /* The latest stored signed checkpoint note; *out malloc'd, NUL-terminated.

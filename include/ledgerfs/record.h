@@ -115,7 +115,8 @@ enum lgfs_field {
 	LGFS_F_TREE_SIZE = 30,  /* U64  a checkpoint's size */
 	LGFS_F_ROOT = 31,       /* HASH a checkpoint's root */
 	LGFS_F_CTIME = 32,      /* I64  ns since the epoch */
-	LGFS_F_MAX = 32
+	LGFS_F_ALLOCATED = 33,  /* U64  content bytes stored (size minus holes) */
+	LGFS_F_MAX = 33
 };
 
 /* One typed argument. In a decoded record `data` points into the record

@@ -166,6 +166,9 @@ static int new_version(struct lgfs_index *x, MDB_txn *t, const struct lgfs_recor
 	if (lgfs_record_get_i64(r, LGFS_F_MTIME, &mtime))
 		mtime = r->time_ns;
 	in.size = arg_u64(r, LGFS_F_SIZE, 0);
+	in.allocated = arg_u64(r, LGFS_F_ALLOCATED, in.size);
+	if (in.allocated > in.size)
+		return -EINVAL;
 	memcpy(in.manifest, m->data, 32);
 	memcpy(in.sha256, c->data, 32);
 	in.mtime = mtime;

@@ -68,6 +68,7 @@ int lgfs_ofile_get(struct lgfs_fs *fs, const struct lgfs_inode *in, struct ofile
 		of->base_size = of->has_base ? in->size : 0;
 		of->base_limit = of->base_size;
 		of->size = in->size;
+		of->allocated = in->allocated;
 		of->mtime = in->mtime;
 		of->hnext = fs->ofiles[bucket(in->ino)];
 		fs->ofiles[bucket(in->ino)] = of;
@@ -204,7 +205,7 @@ static int base_read(struct lgfs_fs *fs, struct ofile *of, uint64_t off, void *d
 		rc = lgfs_manifest_reader_open(&of->reader, fs->chunks, of->base);
 		if (rc) {
 			lgfs_error_wrap(rc, "inode %llu: opening its content", (unsigned long long)of->ino);
-			return lgfs_fs_errno(rc);
+			return rc == LGFS_ENOMEM ? -ENOMEM : -EIO; /* a missing chunk too: the file exists */
 		}
 	}
 	rc = lgfs_manifest_reader_read(of->reader, off, dst, len, &got);
@@ -212,7 +213,7 @@ static int base_read(struct lgfs_fs *fs, struct ofile *of, uint64_t off, void *d
 		/* A chunk failing its hash: EIO for the reader, never wrong bytes. */
 		lgfs_error_wrap(rc, "inode %llu: reading %zu bytes at %llu", (unsigned long long)of->ino, len,
 				(unsigned long long)off);
-		return lgfs_fs_errno(rc);
+		return rc == LGFS_ENOMEM ? -ENOMEM : -EIO;
 	}
 	if (got < len)
 		memset((uint8_t *)dst + got, 0, len - got);
@@ -284,7 +285,7 @@ int lgfs_ofile_commit(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struct 
 	struct lgfs_chunk_writer *w = NULL;
 	struct lgfs_record r;
 	uint8_t id[32], sha[32], *buf = NULL;
-	uint64_t pos = 0, size;
+	uint64_t pos = 0, size, holes = 0;
 	int rc;
 
 	if (op == LGFS_OP_WRITE && !of->dirty)
@@ -308,6 +309,7 @@ int lgfs_ofile_commit(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struct 
 				rc = lgfs_fs_errno(rc);
 				goto out;
 			}
+			holes += run;
 			pos += run;
 			continue;
 		}
@@ -336,7 +338,8 @@ int lgfs_ofile_commit(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struct 
 	if ((rc = lgfs_record_add_u64(&r, LGFS_F_INO, of->ino)) || (rc = lgfs_record_add_u64(&r, LGFS_F_SIZE, size)) ||
 	    (rc = lgfs_record_add_bytes(&r, LGFS_F_MANIFEST, id, 32)) ||
 	    (rc = lgfs_record_add_bytes(&r, LGFS_F_CONTENT, sha, 32)) ||
-	    (rc = lgfs_record_add_i64(&r, LGFS_F_MTIME, of->mtime))) {
+	    (rc = lgfs_record_add_i64(&r, LGFS_F_MTIME, of->mtime)) ||
+	    (rc = lgfs_record_add_u64(&r, LGFS_F_ALLOCATED, size - holes))) {
 		rc = lgfs_fs_errno(rc);
 		goto out;
 	}
@@ -346,6 +349,7 @@ int lgfs_ofile_commit(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struct 
 	memcpy(of->base, id, 32);
 	of->has_base = 1;
 	of->base_size = of->base_limit = size;
+	of->allocated = size - holes;
 	lgfs_manifest_reader_free(of->reader);
 	of->reader = NULL;
 	of->next = 0;

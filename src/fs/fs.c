@@ -498,16 +498,21 @@ void lgfs_fs_fill_stat(struct lgfs_fs *fs, const struct lgfs_inode *in, struct l
 			of->refs++;
 		pthread_mutex_unlock(&fs->of_mu);
 		if (of) {
+			/* The open file's size is current even when the inode read
+			 * above predates a version committed meanwhile: a size that
+			 * went backwards would misplace O_APPEND writes. */
 			pthread_mutex_lock(&of->mu);
-			if (of->dirty) {
-				st->size = of->size;
+			st->size = of->size;
+			if (of->dirty)
 				st->mtime = of->mtime;
-			}
+			st->blocks = of->dirty ? (of->size + 511) / 512 : (of->allocated + 511) / 512;
 			pthread_mutex_unlock(&of->mu);
 			lgfs_ofile_put(fs, of);
+			return;
 		}
 	}
-	st->blocks = (st->size + 511) / 512;
+	/* 512-byte blocks actually stored: holes of sparse files cost nothing */
+	st->blocks = ((S_ISREG(in->mode) ? in->allocated : st->size) + 511) / 512;
 }
 
 static int name_ok(const char *name)

@@ -32,6 +32,7 @@ struct ofile {
 	uint64_t base_limit;         /* base bytes still visible (after truncation) */
 	struct lgfs_manifest_reader *reader; /* opened on first base read */
 	uint64_t size;               /* current size, staged changes included */
+	uint64_t allocated;          /* bytes stored (not holes) of the last version */
 	int dirty;                   /* staged changes not yet a version */
 	int64_t mtime;               /* time of the last staged write */
 	struct lgfs_fs_ctx writer;   /* who wrote last (acts at the final commit) */

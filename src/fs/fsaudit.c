@@ -222,15 +222,31 @@ static int cmp_cb(void *arg, const MDB_val *k, const MDB_val *v)
 	uint64_t ino = key_ino(k), at = LGFS_NO_INDEX;
 	int rc = lgfs_index_get(c->other, c->other_t, c->other_dbi, k, &ov);
 
-	if (!strcmp(c->db, "versions") && k->mv_size == 16)
-		at = lgfs_be64_get((const uint8_t *)k->mv_data + 8);
-	else if (!strcmp(c->db, "inodes") && ino)
-		at = ino - 1;
 	if (rc == 0 && ov.mv_size == v->mv_size && !memcmp(ov.mv_data, v->mv_data, v->mv_size))
 		return 0;
 	if (rc && rc != -ENOENT)
 		return rc;
+	/* The log index concerned: a version's record, or the creating record
+	 * of an inode. An entry only the index has was made by no record. */
+	if (c->replay_side || rc == 0) {
+		if (!strcmp(c->db, "versions") && k->mv_size == 16)
+			at = lgfs_be64_get((const uint8_t *)k->mv_data + 8);
+		else if (!strcmp(c->db, "inodes") && ino)
+			at = ino - 1;
+	}
+	/* Name it where it exists: in the log's state, or else in the index
+	 * (the walk of the index passes the index as `named`). */
 	path_of(c->named, c->named_t, ino, path, sizeof(path));
+	if (!strcmp(c->db, "dirents") && k->mv_size > 8) {
+		size_t pl = strlen(path), nl = k->mv_size - 8;
+
+		if (pl + nl + 2 < sizeof(path)) {
+			if (pl > 1)
+				path[pl++] = '/';
+			memcpy(path + pl, (const char *)k->mv_data + 8, nl);
+			path[pl + nl] = '\0';
+		}
+	}
 	if (rc == -ENOENT && c->replay_side)
 		lgfs_audit_add(c->rep, at, "log change missing from index", "%s: %s entry of the log's state is not in the index",
 			       path, c->db);
@@ -267,6 +283,8 @@ static int compare(struct lgfs_fsaudit *a, struct lgfs_audit_report *rep, struct
 		c.other = a->replay;
 		c.other_t = rt;
 		c.other_dbi = dbs[i].r;
+		c.named = vol;
+		c.named_t = vt;
 		c.replay_side = 0;
 		if ((rc = lgfs_index_each(vol, vt, dbs[i].v, cmp_cb, &c)))
 			return rc;

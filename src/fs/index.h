@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LGFS_INDEX_LAYOUT 1
+#define LGFS_INDEX_LAYOUT 2
 
 /* One inode (host byte order: the index is a local cache). */
 struct lgfs_inode {
@@ -37,6 +37,7 @@ struct lgfs_inode {
 	uint64_t version;      /* log index of the last content record, 0 if none */
 	uint64_t created;      /* log index of the creating record */
 	uint64_t parent;       /* directories: their one parent; others: where created */
+	uint64_t allocated;    /* regular files: content bytes stored, holes excluded */
 };
 
 /* One content version of a file. */

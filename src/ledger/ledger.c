@@ -118,7 +118,7 @@ struct lgfs_ledger {
 	char fail_msg[FAIL_MSG_MAX];   /* its message, handed to every caller that hits the failure */
 	int stopping;                  /* close asked the committer to drain the queue and end */
 	int (*presync)(void *arg);     /* called before each batch is written (see ledger.h) */
-	void *presync_arg;
+	void *presync_arg;             /* its argument */
 	int have_thread;               /* the committer was started (writable opens) */
 	pthread_t committer;           /* joined by close */
 };
@@ -514,8 +514,9 @@ static int batch_reserve(struct batch *b, size_t want)
  * failure leaves the log as it was (the store undoes a failed append). A
  * tree failure comes after the batch is durable: `size` then covers it, but
  * the tree is marked broken so that no checkpoint is ever signed from it.
+ * presync is the hook as it was when the batch was taken (read under l->mu).
  */
-static int commit_batch(struct lgfs_ledger *l, struct batch *b)
+static int commit_batch(struct lgfs_ledger *l, struct batch *b, int (*presync)(void *arg), void *presync_arg)
 {
 	struct lgfs_log_entry *entries;
 	uint64_t end = b->first + b->n;
@@ -537,7 +538,7 @@ static int commit_batch(struct lgfs_ledger *l, struct batch *b)
 		entries[i].record_len = (i + 1 < b->n ? b->rec_off[i + 1] : b->recs.len) - b->rec_off[i];
 	}
 	/* Whatever the records name (chunks) becomes durable before they do. */
-	if (l->presync && (rc = l->presync(l->presync_arg)))
+	if (presync && (rc = presync(presync_arg)))
 		goto out;
 	rc = lgfs_log_append(l->log, b->first, entries, b->n);
 	if (rc)
@@ -648,6 +649,8 @@ static void gather(struct lgfs_ledger *l)
 static void *committer_main(void *arg)
 {
 	struct lgfs_ledger *l = arg;
+	int (*presync)(void *arg);
+	void *presync_arg;
 	struct batch *b;
 	int rc;
 
@@ -666,8 +669,10 @@ static void *committer_main(void *arg)
 			l->tail = NULL;
 		b->next = NULL;
 		l->last_batch = b->n;
+		presync = l->presync;
+		presync_arg = l->presync_arg;
 		pthread_mutex_unlock(&l->mu);
-		rc = commit_batch(l, b);
+		rc = commit_batch(l, b, presync, presync_arg);
 		pthread_mutex_lock(&l->mu);
 		if (rc)
 			ledger_fail(l, rc, b, lgfs_error_last());
@@ -1068,6 +1073,16 @@ int lgfs_ledger_set_pending_limit(struct lgfs_ledger *l, size_t records, size_t 
 	pthread_cond_broadcast(&l->cv);
 	pthread_mutex_unlock(&l->mu);
 	return 0;
+}
+
+/* Set under l->mu: the committer reads the hook after taking a batch off the
+ * queue under l->mu, so it sees the change from its next batch on. */
+void lgfs_ledger_set_presync(struct lgfs_ledger *l, int (*fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&l->mu);
+	l->presync = fn;
+	l->presync_arg = arg;
+	pthread_mutex_unlock(&l->mu);
 }
 
 /* ---- appending ---- */
@@ -1568,12 +1583,4 @@ out:
 	closedir(d);
 	free(vols);
 	return rc;
-}
-
-void lgfs_ledger_set_presync(struct lgfs_ledger *l, int (*fn)(void *arg), void *arg)
-{
-	pthread_mutex_lock(&l->mu);
-	l->presync = fn;
-	l->presync_arg = arg;
-	pthread_mutex_unlock(&l->mu);
 }

@@ -52,6 +52,7 @@ static const struct {
 	[LGFS_F_TREE_SIZE] = { "tree_size", LGFS_KIND_U64 },
 	[LGFS_F_ROOT] = { "root", LGFS_KIND_HASH },
 	[LGFS_F_CTIME] = { "ctime", LGFS_KIND_I64 },
+	[LGFS_F_ALLOCATED] = { "allocated", LGFS_KIND_U64 },
 };
 
 /* Argument schema of each operation: fields it must have and may have. */
@@ -77,8 +78,8 @@ static const struct op_schema ops[] = {
 	{ LGFS_OP_MKDIR, "mkdir", NEW_ENTRY | BIT(LGFS_F_MODE), BIT(LGFS_F_PATH) },
 	{ LGFS_OP_SYMLINK, "symlink", NEW_ENTRY | BIT(LGFS_F_TARGET), BIT(LGFS_F_PATH) },
 	{ LGFS_OP_MKNOD, "mknod", NEW_ENTRY | BIT(LGFS_F_MODE) | BIT(LGFS_F_RDEV), BIT(LGFS_F_PATH) },
-	{ LGFS_OP_WRITE, "write", VERSION_ARGS, BIT(LGFS_F_PATH) | BIT(LGFS_F_MTIME) },
-	{ LGFS_OP_TRUNCATE, "truncate", VERSION_ARGS, BIT(LGFS_F_PATH) | BIT(LGFS_F_MTIME) },
+	{ LGFS_OP_WRITE, "write", VERSION_ARGS, BIT(LGFS_F_PATH) | BIT(LGFS_F_MTIME) | BIT(LGFS_F_ALLOCATED) },
+	{ LGFS_OP_TRUNCATE, "truncate", VERSION_ARGS, BIT(LGFS_F_PATH) | BIT(LGFS_F_MTIME) | BIT(LGFS_F_ALLOCATED) },
 	{ LGFS_OP_RENAME, "rename",
 	  BIT(LGFS_F_PARENT) | BIT(LGFS_F_NAME) | BIT(LGFS_F_NEW_PARENT) | BIT(LGFS_F_NEW_NAME),
 	  BIT(LGFS_F_FLAGS) | BIT(LGFS_F_PATH) },
