@@ -49,6 +49,10 @@ for t in fio cc pkg-config tar timeout fusermount3 awk sort find dd; do
 	command -v "$t" >/dev/null 2>&1 || die "needs $t (Debian: fio, gcc, pkg-config, tar, coreutils, fuse3)"
 done
 case $LEDGERFS in /*) ;; *) LEDGERFS=$PWD/$LEDGERFS ;; esac
+FIO_DIR=$(cd "$(dirname "$0")" && pwd -P)/fio
+for j in seqwrite seqread-cold seqread-warm; do
+	[ -r "$FIO_DIR/$j.fio" ] || die "missing $FIO_DIR/$j.fio"
+done
 
 mkdir -p "$BENCH_DIR" || die "cannot create $BENCH_DIR"
 W=$(mktemp -d "$BENCH_DIR/fs.XXXXXX") || die "cannot create a scratch directory in $BENCH_DIR"
@@ -164,34 +168,41 @@ start_fs() {
 }
 
 # stop_fs: unmount $MP and wait until the server has exited (so that whatever
-# it does at unmount is finished before the next step).
+# it does at unmount is finished before the next step). A busy mount is
+# retried every second; after UMOUNT_TIMEOUT the server is killed and the
+# mount detached.
 stop_fs() {
-	local rc=0
+	local rc=0 i=0 n=$((UMOUNT_TIMEOUT * 10)) st
 	[ "$MOUNTED" = 1 ] || return 0
-	if is_mounted "$MP"; then
-		timeout 60 fusermount3 -u "$MP" 2>>"$DAEMON_LOG" ||
-			timeout 60 umount "$MP" 2>>"$DAEMON_LOG" || true
-	fi
+	while :; do
+		if is_mounted "$MP"; then
+			if [ $((i % 10)) -eq 0 ]; then
+				timeout 30 fusermount3 -u "$MP" 2>>"$DAEMON_LOG" ||
+					timeout 30 umount "$MP" 2>>"$DAEMON_LOG"
+			fi
+		elif ! alive "$DAEMON_PID"; then
+			break
+		fi
+		if [ $i -ge $n ]; then
+			say "  $MP not unmounted or server not gone ${UMOUNT_TIMEOUT}s after unmount; killing it"
+			rc=1
+			break
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
 	if [ -n "$DAEMON_PID" ]; then
-		if ! wait_gone "$DAEMON_PID" "$UMOUNT_TIMEOUT"; then
-			say "  server $DAEMON_PID still running ${UMOUNT_TIMEOUT}s after unmount; killing it"
+		if alive "$DAEMON_PID"; then
 			kill -TERM "$DAEMON_PID" 2>/dev/null
 			wait_gone "$DAEMON_PID" 5 || kill -KILL "$DAEMON_PID" 2>/dev/null
-			rc=1
 		fi
 		wait "$DAEMON_PID" 2>/dev/null
-		local st=$?
+		st=$?
 		if [ $rc -eq 0 ] && [ $st -ne 0 ]; then
 			say "  server exited with status $st"
 			show_log
 			rc=1
 		fi
-	else
-		local i=0
-		while is_mounted "$MP" && [ $i -lt $((UMOUNT_TIMEOUT * 10)) ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
 	fi
 	if is_mounted "$MP"; then
 		say "  $MP still mounted; detaching it (lazy unmount)"
@@ -215,21 +226,63 @@ cleanup() {
 		rm -rf "$W"
 	fi
 }
+# Long-running steps run as a background child that the shell waits for:
+# `wait` returns at once on a signal, so the trap can stop the child and
+# unmount instead of waiting for a 1 GiB fio run to finish.
+CHILD=
+# run_child OUT CMD...: runs CMD with stdout and stderr to OUT; its status.
+run_child() {
+	local out=$1 rc
+	shift
+	"$@" >"$out" 2>&1 </dev/null &
+	CHILD=$!
+	wait "$CHILD"
+	rc=$?
+	CHILD=
+	return $rc
+}
+# shellcheck disable=SC2317 # called by the trap
+on_signal() {
+	say "fs_bench: interrupted"
+	if [ -n "$CHILD" ]; then
+		kill -TERM "$CHILD" 2>/dev/null
+		wait_gone "$CHILD" 10 || kill -KILL "$CHILD" 2>/dev/null
+	fi
+	exit 130
+}
 trap cleanup EXIT
-trap 'say "fs_bench: interrupted"; exit 130' INT TERM HUP
+trap on_signal INT TERM HUP
+
+# passthrough_ll keeps an O_PATH descriptor open for every inode the kernel
+# knows, so the two directories of NFILES files need that many descriptors
+# (a FUSE server of any design may need them). Raise the limit if possible.
+want_fds=$((NFILES * 4 + 4096))
+if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt $want_fds ]; then
+	ulimit -n $want_fds 2>/dev/null || ulimit -Sn "$(ulimit -Hn)" 2>/dev/null
+fi
+FDS=$(ulimit -Sn)
 
 # --- page cache ---------------------------------------------------------------
 
+# flush DIR...: syncfs(2) on the file systems holding DIR... (not sync(2): an
+# unrelated hung mount elsewhere must not hang the benchmark).
+flush() {
+	local d
+	for d; do
+		timeout -k 5 "$RUN_TIMEOUT" sync -f "$d" || say "  sync -f $d failed"
+	done
+}
+
 DROP=0
 if [ "${BENCH_NO_DROP:-0}" != 1 ] && [ -w /proc/sys/vm/drop_caches ] &&
-	sync && (echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then
+	flush "$W" && (echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then
 	DROP=1
 fi
 
-# cold_caches DIR...: sync, then drop the whole page cache (root), or else
+# cold_caches DIR...: flush, then drop the whole page cache (root), or else
 # evict the files under DIR... one by one (posix_fadvise DONTNEED through dd).
 cold_caches() {
-	sync
+	flush "$W" "$@"
 	if [ $DROP = 1 ]; then
 		echo 3 >/proc/sys/vm/drop_caches && return 0
 		say "  drop_caches failed; evicting files one by one"
@@ -361,7 +414,7 @@ for fs in $FS_LIST; do
 		if [ $HAVE_PT = 1 ]; then
 			FSES="$FSES $fs"
 		else
-			say "passthrough_ll: not available: ${PT_WHY:-copy failed}"
+			echo "passthrough_ll: not available: ${PT_WHY:-copy failed}"
 		fi
 		;;
 	ledgerfs)
@@ -399,24 +452,25 @@ record() { # fs workload run value
 	printf '%s %s %s %s\n' "$1" "$2" "$3" "$4" >>"$RES"
 }
 
-# fio_job NAME DIR RW [extra fio options...]: prints MiB/s.
+# fio_job JOB DIR RW [extra fio options...]: runs bench/fio/JOB.fio on DIR
+# and sets VAL to the MiB/s (RW: read or write, the direction to report).
+VAL=
 fio_job() {
-	local name=$1 dir=$2 rw=$3 out line
+	local job=$FIO_DIR/$1.fio dir=$2 rw=$3 out=$LOGS/fio.out rc
 	shift 3
-	out=$(timeout "$RUN_TIMEOUT" fio --name="$name" --directory="$dir" --filename=seqfile \
-		--rw="$rw" --bs=1M --size="${MIB}m" --ioengine=psync --minimal "$@" 2>&1)
-	local rc=$?
-	line=$(printf '%s\n' "$out" | grep '^3;' | tail -n 1)
-	if [ $rc -ne 0 ] || [ -z "$line" ]; then
-		say "  fio $name failed (status $rc):"
-		printf '%s\n' "$out" | tail -n 5 | sed 's/^/  | /' >&2
+	VAL=
+	run_child "$out" env BENCH_TARGET="$dir" BENCH_SIZE="${MIB}m" \
+		timeout "$RUN_TIMEOUT" fio --minimal "$@" "$job"
+	rc=$?
+	# terse v3: 5 error, 6 read KiB, 9 read ms, 47 write KiB, 50 write ms
+	[ $rc -eq 0 ] && VAL=$(awk -F';' -v rw="$rw" '
+		/^3;/ { kib = (rw == "read") ? $6 : $47; ms = (rw == "read") ? $9 : $50; err = $5; n++ }
+		END { if (n && err == 0 && ms > 0 && kib > 0) printf "%.1f\n", kib / 1024 / (ms / 1000) }' "$out")
+	if [ -z "$VAL" ]; then
+		say "  fio $(basename "$job") failed (status $rc):"
+		tail -n 5 "$out" | sed 's/^/  | /' >&2
 		return 1
 	fi
-	# terse v3: 5 error, 6 read KiB, 9 read ms, 47 write KiB, 50 write ms
-	printf '%s\n' "$line" | awk -F';' -v rw="$rw" '
-		{ kib = (rw == "read") ? $6 : $47; ms = (rw == "read") ? $9 : $50 }
-		$5 != 0 || ms <= 0 || kib <= 0 { exit 1 }
-		{ printf "%.1f\n", kib / 1024 / (ms / 1000) }'
 }
 
 # seq_file_ok DIR: the file written by seqwrite is there with the full size.
@@ -457,7 +511,8 @@ one_cell() {
 	if [ "$target" = "$MP" ]; then start_fs "$fs" "$backing" "$run" || return 1; fi
 
 	# 1. sequential write, final fsync included
-	if v=$(fio_job seqwrite "$target" write --end_fsync=1 --fallocate=none --refill_buffers=1); then
+	if fio_job seqwrite "$target" write; then
+		v=$VAL
 		record "$fs" seqwrite "$run" "$v"
 		say "  $fs run $run: seqwrite $v MiB/s"
 	else
@@ -471,13 +526,15 @@ one_cell() {
 		if [ $fail = 0 ] && [ "$target" = "$MP" ]; then start_fs "$fs" "$backing" "$run" || return 1; fi
 	fi
 	if [ $fail = 0 ] && seq_file_ok "$target"; then
-		if v=$(fio_job seqread "$target" read --readonly --invalidate=1); then
+		if fio_job seqread-cold "$target" read --readonly; then
+			v=$VAL
 			record "$fs" seqread-cold "$run" "$v"
 			say "  $fs run $run: seqread-cold $v MiB/s"
 		else
 			fail=1
 		fi
-		if v=$(fio_job seqread "$target" read --readonly --invalidate=0); then
+		if fio_job seqread-warm "$target" read --readonly; then
+			v=$VAL
 			record "$fs" seqread-warm "$run" "$v"
 			say "  $fs run $run: seqread-warm $v MiB/s"
 		else
@@ -486,30 +543,36 @@ one_cell() {
 	else
 		fail=1
 	fi
-	sync
+	flush "$target"
 
 	# 3. NFILES x 4 KiB creates: open(O_CREAT|O_EXCL), write, close
-	if v=$(timeout "$RUN_TIMEOUT" "$W/mkfiles" "$target/creates" "$NFILES" 4096 "$run"); then
-		v=$(awk -v n="$NFILES" -v s="$v" 'BEGIN { printf "%.0f\n", n / s }')
+	if run_child "$LOGS/mkfiles.out" timeout "$RUN_TIMEOUT" "$W/mkfiles" "$target/creates" "$NFILES" 4096 "$run" &&
+		v=$(awk -v n="$NFILES" 'NR == 1 && $1 > 0 { printf "%.0f\n", n / $1; ok = 1 } END { exit !ok }' \
+			"$LOGS/mkfiles.out"); then
 		record "$fs" create4k "$run" "$v"
 		say "  $fs run $run: create4k $v files/s"
 	else
-		say "  creates failed"
+		say "  creates failed: $(head -n 3 "$LOGS/mkfiles.out")"
 		fail=1
 	fi
-	sync
+	flush "$target"
 
-	# 4. tar -x of an archive of NFILES x 4 KiB files (archive read from the page cache)
+	# 4. tar -x of an archive of NFILES x 4 KiB files (archive read from the page cache).
+	# The created files go first (not timed; a file system may refuse it), so
+	# that the server need not keep 2 x NFILES inodes (passthrough_ll: open fds).
+	run_child "$LOGS/rm.out" timeout "$RUN_TIMEOUT" rm -rf "$target/creates" ||
+		say "  note: removing the created files failed: $(head -n 1 "$LOGS/rm.out")"
+	cold_caches "$W"
 	cat "$TAR" >/dev/null
 	mkdir -p "$target/untar" 2>/dev/null
 	t0=$(now)
-	if timeout "$RUN_TIMEOUT" tar -C "$target/untar" --no-same-owner -xf "$TAR" 2>"$LOGS/tar.$fs.$run"; then
+	if run_child "$LOGS/tar.out" timeout "$RUN_TIMEOUT" tar -C "$target/untar" --no-same-owner -xf "$TAR"; then
 		t1=$(now)
 		v=$(awk -v n="$NFILES" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", n / (b - a) }')
 		record "$fs" tar4k "$run" "$v"
 		say "  $fs run $run: tar4k $v files/s"
 	else
-		say "  tar -x failed: $(head -n 3 "$LOGS/tar.$fs.$run")"
+		say "  tar -x failed: $(head -n 3 "$LOGS/tar.out")"
 		fail=1
 	fi
 
@@ -529,7 +592,8 @@ else
 	echo "   cold reads: no drop_caches (not root or BENCH_NO_DROP); files evicted one by one" \
 		"with posix_fadvise, FUSE mounts remounted"
 fi
-echo "   passthrough_ll -o source=DIR,$PT_OPTS; $RUNS runs; seq file $MIB MiB; $NFILES files of 4 KiB"
+echo "   passthrough_ll -o source=DIR,$PT_OPTS; $RUNS runs; seq file $MIB MiB; $NFILES files of 4 KiB;" \
+	"open files limit $FDS"
 
 # The order of the file systems rotates from run to run, so that none is
 # always first (or always follows the same one).

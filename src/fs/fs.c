@@ -27,6 +27,8 @@
 
 #define REPLAY_COMMIT_EVERY 4096
 #define FREE_SPACE_RESERVE (64ull << 20) /* refuse changes below this much free space */
+#define FS_PENDING_RECORDS 8192           /* records submitted but not yet durable, at most */
+#define FS_PENDING_BYTES (16u << 20)
 
 int lgfs_fs_errno(int code)
 {
@@ -317,8 +319,11 @@ int lgfs_fs_open(struct lgfs_fs **out, const char *store, const char *volume, co
 	path = NULL;
 	if (rc)
 		goto fail;
-	if (!fs->rdonly)
+	if (!fs->rdonly) {
 		lgfs_ledger_set_presync(fs->ledger, chunks_presync, fs->chunks);
+		/* at most ~0.5 s of signing behind an fsync */
+		lgfs_ledger_set_pending_limit(fs->ledger, FS_PENDING_RECORDS, FS_PENDING_BYTES);
+	}
 	fs->next_index = lgfs_ledger_size(fs->ledger);
 	fs->last_time = lgfs_fs_now();
 	*out = fs;
@@ -391,7 +396,7 @@ out:
 
 void lgfs_fs_log_state(struct lgfs_fs *fs, uint64_t *entries, uint64_t *durable)
 {
-	*entries = lgfs_ledger_size(fs->ledger);
+	*entries = fs->rdonly ? lgfs_ledger_size(fs->ledger) : lgfs_ledger_submitted(fs->ledger);
 	*durable = fs->rdonly ? *entries : lgfs_ledger_durable(fs->ledger);
 }
 

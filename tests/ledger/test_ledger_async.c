@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,13 +113,13 @@ static int setup(void **state)
 	if (!f)
 		return -1;
 	strcpy(f->dir, "/tmp/lgfs-test-async-XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (!mkdtemp(f->dir) || lgfs_key_generate(&f->key, "founder@test") ||
+	    lgfs_volume_create(&info, f->dir, "v", f->key, &pol, 1000, 1000)) {
+		lgfs_key_free(f->key);
+		free(f);
 		return -1;
+	}
 	snprintf(f->vd, sizeof(f->vd), "%s/volumes/v", f->dir);
-	if (lgfs_key_generate(&f->key, "founder@test"))
-		return -1;
-	if (lgfs_volume_create(&info, f->dir, "v", f->key, &pol, 1000, 1000))
-		return -1;
 	*state = f;
 	return 0;
 }
@@ -128,9 +129,8 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	char cmd[128];
 
+	gate_open(0); /* a failed test may have left the committer at the gate */
 	lgfs_sys_reset();
-	gate_closed = 0;
-	disk_errno = 0;
 	disk_delay_us = 0;
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
 	if (system(cmd) != 0)
@@ -148,8 +148,8 @@ static struct lgfs_ledger *open_rw(struct fixture *f)
 	return l;
 }
 
-/* A note whose text is `text` (copied into the record's own storage by the
- * caller keeping `text` alive until the submit returns). */
+/* A note record saying `text`. The record points into `text`, which must
+ * live until the record is submitted (submit encodes it). */
 static void note_record(struct lgfs_record *r, const char *text)
 {
 	lgfs_record_init(r, LGFS_OP_NOTE);
@@ -441,7 +441,7 @@ static void test_close_drains_queue(void **state)
 struct monitor {
 	struct lgfs_ledger *l;
 	const char *logdir;
-	volatile int stop;
+	atomic_int stop;   /* set by the test thread when it is done */
 	unsigned long checks;
 	unsigned long violations;
 	uint64_t max_seen;
@@ -538,6 +538,7 @@ static void test_enospc_fails_ledger(void **state)
 	assert_non_null(strstr(lgfs_error_last(), "11"));
 	assert_int_equal(lgfs_ledger_durable(l), 11);
 	assert_int_equal(lgfs_ledger_size(l), 11);
+	assert_int_equal(lgfs_ledger_submitted(l), 9012); /* handed out, dropped */
 	assert_int_equal(lgfs_ledger_pending(l, &pending_bytes), 0);
 	assert_int_equal(pending_bytes, 0);
 	/* the failure is sticky; indexes below it are fine */
@@ -583,6 +584,39 @@ static void test_eio_first_batch(void **state)
 	lgfs_sys_reset();
 	lgfs_ledger_close(l);
 	audit_clean(f, 1);
+}
+
+/* close() with a failing disk and records queued returns (nothing to wait
+ * for: the failed batch and the rest are dropped), and writes a final
+ * checkpoint of the durable size only. */
+static void test_close_on_failing_disk(void **state)
+{
+	struct fixture *f = *state;
+	struct lgfs_ledger *l = open_rw(f);
+	struct lgfs_checkpoint cp;
+	struct lgfs_note *n = NULL;
+	char *note = NULL;
+
+	assert_int_equal(submit_notes(l, 0, 20), 1);
+	assert_int_equal(lgfs_ledger_sync(l, 0), 0);
+	disk_set(1, 0, 0);
+	assert_int_equal(submit_notes(l, 20, 1), 21);
+	gate_wait_stuck();
+	assert_int_equal(submit_notes(l, 21, 3000), 22);
+	gate_open(ENOSPC); /* and stays failing */
+	lgfs_ledger_close(l);
+	lgfs_sys_reset();
+	assert_int_equal(lgfs_ledger_open(&l, f->dir, "v", NULL, LGFS_LEDGER_RDONLY), 0);
+	assert_int_equal(lgfs_ledger_size(l), 21);
+	assert_int_equal(lgfs_ledger_checkpoint_latest(l, &note), 0);
+	assert_int_equal(lgfs_note_parse(&n, note, strlen(note)), 0);
+	assert_int_equal(lgfs_checkpoint_parse(&cp, n->text, n->text_len), 0);
+	assert_int_equal(cp.size, 21);
+	lgfs_note_free(n);
+	free(note);
+	walk_all(l, NULL);
+	lgfs_ledger_close(l);
+	audit_clean(f, 21);
 }
 
 /* A record that fails validation is refused at submit time and changes
@@ -668,7 +702,7 @@ static void test_checkpoint_new_durable_only(void **state)
 
 struct sampler {
 	struct lgfs_ledger *l;
-	volatile int stop;
+	atomic_int stop;   /* set by the test thread when it is done */
 	uint64_t max_records;
 	uint64_t max_bytes;
 	unsigned long samples;
@@ -857,11 +891,120 @@ static void test_mixed_append_and_submit(void **state)
 	pthread_mutex_lock(&disk_mu);
 	syncs = disk_syncs;
 	pthread_mutex_unlock(&disk_mu);
-	assert_true(syncs < THREADS * N / 2); /* batches were shared */
+	/* batches were shared: even if no two appends ever met (THREADS / 2 * N
+	 * fdatasyncs), the submitted records rode along with them or each other */
+	assert_true(syncs < THREADS * N * 3 / 4);
 	walk_all(l, NULL);
 	lgfs_ledger_close(l);
 	lgfs_sys_reset();
 	audit_clean(f, 1 + THREADS * N);
+}
+
+/* The pre-write hook (the file system syncs its chunks there) runs once per
+ * batch, before that batch's log fdatasync; when it fails, the batch fails
+ * like a failed log write. */
+struct presync_probe {
+	unsigned long calls;
+	unsigned long out_of_order; /* calls that saw their batch's fdatasync done already */
+	int fail;                    /* make the next call fail */
+};
+
+static int presync_hook(void *arg)
+{
+	struct presync_probe *p = arg;
+
+	pthread_mutex_lock(&disk_mu);
+	if (disk_syncs != p->calls)
+		p->out_of_order++;
+	pthread_mutex_unlock(&disk_mu);
+	p->calls++;
+	if (p->fail)
+		return lgfs_error_set(LGFS_EIO, "chunks could not be made durable");
+	return 0;
+}
+
+static void test_presync_hook(void **state)
+{
+	struct fixture *f = *state;
+	struct lgfs_ledger *l = open_rw(f);
+	struct presync_probe probe = { 0, 0, 0 };
+	int round;
+
+	disk_set(0, 0, 0);
+	lgfs_ledger_set_presync(l, presync_hook, &probe);
+	for (round = 0; round < 20; round++) {
+		submit_notes(l, round * 10, 10);
+		assert_int_equal(lgfs_ledger_sync(l, 0), 0);
+	}
+	assert_true(probe.calls >= 20);
+	assert_int_equal(probe.out_of_order, 0);
+	pthread_mutex_lock(&disk_mu);
+	assert_int_equal(disk_syncs, probe.calls); /* one hook call per batch */
+	pthread_mutex_unlock(&disk_mu);
+	probe.fail = 1; /* the committer is idle: it reads this after the next submit */
+	submit_notes(l, 1000, 5);
+	assert_int_equal(lgfs_ledger_sync(l, 0), LGFS_EIO);
+	assert_non_null(strstr(lgfs_error_last(), "chunks could not be made durable"));
+	assert_int_equal(lgfs_ledger_durable(l), 201);
+	lgfs_ledger_close(l);
+	lgfs_sys_reset();
+	audit_clean(f, 201);
+}
+
+/* Nobody syncs: the committer still commits on its own, soon. */
+static void test_durable_without_sync(void **state)
+{
+	struct fixture *f = *state;
+	struct lgfs_ledger *l = open_rw(f);
+	double t0 = now_s();
+
+	assert_int_equal(submit_notes(l, 0, 3), 1);
+	while (lgfs_ledger_durable(l) < 4 && now_s() - t0 < 5)
+		usleep(1000);
+	assert_int_equal(lgfs_ledger_durable(l), 4);
+	assert_int_equal(lgfs_ledger_pending(l, NULL), 0);
+	lgfs_ledger_close(l);
+	audit_clean(f, 4);
+}
+
+/* Time: a caller's time is kept, the current time is used otherwise, and
+ * neither may run backwards: an earlier time is raised to the last one.
+ * All records of one call share one time. submitted() counts every index
+ * handed out. */
+static void test_time_rules(void **state)
+{
+	struct fixture *f = *state;
+	struct lgfs_ledger *l = open_rw(f);
+	struct lgfs_record r[2], *rp[2] = { &r[0], &r[1] };
+	const int64_t future = 4102444800000000000LL; /* 2100-01-01 */
+	int64_t before;
+
+	assert_int_equal(lgfs_ledger_submitted(l), 1);
+	note_record(&r[0], "now");
+	before = (int64_t)time(NULL) * 1000000000LL;
+	assert_int_equal(lgfs_ledger_submit(l, rp, 1), 0);
+	assert_true(r[0].time_ns >= before - 1000000000LL);
+	assert_true(r[0].time_ns < future);
+	note_record(&r[0], "caller's time");
+	r[0].time_ns = future;
+	note_record(&r[1], "same call");
+	assert_int_equal(lgfs_ledger_submit(l, rp, 2), 0);
+	assert_int_equal(r[0].time_ns, future);
+	assert_int_equal(r[1].time_ns, future);
+	note_record(&r[0], "clock went back");
+	r[0].time_ns = future - 5;
+	assert_int_equal(lgfs_ledger_submit(l, rp, 1), 0);
+	assert_int_equal(r[0].time_ns, future); /* raised, not backwards */
+	note_record(&r[0], "no time given");
+	assert_int_equal(lgfs_ledger_submit(l, rp, 1), 0);
+	assert_int_equal(r[0].time_ns, future);
+	assert_int_equal(lgfs_ledger_submitted(l), 6);
+	assert_int_equal(lgfs_ledger_sync(l, 0), 0);
+	assert_int_equal(lgfs_ledger_submitted(l), 6);
+	assert_int_equal(lgfs_ledger_durable(l), 6);
+	walk_all(l, NULL);
+	lgfs_ledger_close(l);
+	audit_clean(f, 6);
 }
 
 /* Read-only ledgers have no committer: submit is refused, sync and
@@ -880,6 +1023,7 @@ static void test_readonly(void **state)
 	assert_int_equal(lgfs_ledger_sync(l, 1), 0);
 	assert_int_equal(lgfs_ledger_sync(l, 2), LGFS_ERANGE);
 	assert_int_equal(lgfs_ledger_durable(l), 1);
+	assert_int_equal(lgfs_ledger_submitted(l), 1);
 	assert_int_equal(lgfs_ledger_pending(l, NULL), 0);
 	lgfs_ledger_close(l);
 }
@@ -893,11 +1037,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_durable_never_ahead_of_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enospc_fails_ledger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eio_first_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_on_failing_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_record_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_new_durable_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bound_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bound_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mixed_append_and_submit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_presync_hook, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_durable_without_sync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_time_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 	};
 
