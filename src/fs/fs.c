@@ -506,14 +506,43 @@ void lgfs_fs_fill_stat(struct lgfs_fs *fs, const struct lgfs_inode *in, struct l
 			/* The open file's size is current even when the inode read
 			 * above predates a version committed meanwhile: a size that
 			 * went backwards would misplace O_APPEND writes. */
+			uint64_t stored;
+			size_t i;
+
 			pthread_mutex_lock(&of->mu);
 			st->size = of->size;
 			if (of->dirty)
 				st->mtime = of->mtime;
-			st->blocks = of->dirty ? (of->size + 511) / 512 : (of->allocated + 511) / 512;
+			/* stored bytes: the visible part of the last version, plus staged ranges */
+			stored = of->allocated < of->base_limit ? of->allocated : of->base_limit;
+			for (i = 0; i < of->next; i++)
+				stored += of->ext[i].e - of->ext[i].s;
+			st->blocks = ((stored < of->size ? stored : of->size) + 511) / 512;
 			pthread_mutex_unlock(&of->mu);
 			lgfs_ofile_put(fs, of);
 			return;
+		} else {
+			/* Not open (any more). The inode may come from a snapshot taken
+			 * before a version committed by a close that finished since:
+			 * read it again now, after that close. */
+			struct lgfs_inode fresh;
+			MDB_txn *t;
+
+			if (lgfs_index_begin(fs->index, 1, &t) == 0) {
+				if (lgfs_inode_get(fs->index, t, in->ino, &fresh) == 0) {
+					st->size = fresh.size;
+					st->mtime = fresh.mtime;
+					st->ctime = fresh.ctime;
+					st->nlink = fresh.nlink;
+					st->mode = fresh.mode;
+					st->uid = fresh.uid;
+					st->gid = fresh.gid;
+					st->blocks = (fresh.allocated + 511) / 512;
+					mdb_txn_abort(t);
+					return;
+				}
+				mdb_txn_abort(t);
+			}
 		}
 	}
 	/* 512-byte blocks actually stored: holes of sparse files cost nothing */
