@@ -105,7 +105,9 @@ int lgfs_fs_create(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t p
 		   uint32_t mode, int flags, struct lgfs_stat *st, uint64_t *fh);
 /* Read up to size bytes at off; *got is less at end of file. */
 int lgfs_fs_read(struct lgfs_fs *fs, uint64_t fh, uint64_t off, void *buf, size_t size, size_t *got);
-int lgfs_fs_write(struct lgfs_fs *fs, uint64_t fh, uint64_t off, const void *buf, size_t size);
+/* ctx: who writes; the version these bytes become is recorded as theirs. */
+int lgfs_fs_write(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t fh, uint64_t off, const void *buf,
+		  size_t size);
 /* close(2) of one descriptor: a written file becomes a new version. */
 int lgfs_fs_flush(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t fh);
 /* Last close of the handle (commits too if still written). */

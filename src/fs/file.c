@@ -543,7 +543,8 @@ static int staging_open(struct lgfs_fs *fs, struct ofile *of)
 	return 0;
 }
 
-int lgfs_fs_write(struct lgfs_fs *fs, uint64_t fh, uint64_t off, const void *buf, size_t size)
+int lgfs_fs_write(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t fh, uint64_t off, const void *buf,
+		  size_t size)
 {
 	struct handle *h = (struct handle *)(uintptr_t)fh;
 	struct ofile *of = h->of;
@@ -610,6 +611,7 @@ int lgfs_fs_write(struct lgfs_fs *fs, uint64_t fh, uint64_t off, const void *buf
 		of->size = off + size;
 	of->dirty = 1;
 	of->mtime = lgfs_fs_now();
+	of->writer = *ctx;
 out:
 	pthread_mutex_unlock(&of->mu);
 	return rc;
@@ -620,10 +622,10 @@ int lgfs_fs_flush(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t fh
 	struct ofile *of = ((struct handle *)(uintptr_t)fh)->of;
 	int rc;
 
+	(void)ctx;
 	pthread_mutex_lock(&of->mu);
-	if (of->dirty)
-		of->writer = *ctx;
-	rc = lgfs_ofile_commit(fs, ctx, of, LGFS_OP_WRITE);
+	/* the version is the writer's, whoever closes a descriptor */
+	rc = lgfs_ofile_commit(fs, &of->writer, of, LGFS_OP_WRITE);
 	pthread_mutex_unlock(&of->mu);
 	return rc;
 }
@@ -637,8 +639,7 @@ int lgfs_fs_release(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t 
 	 * staged here (written through mmap after close) is the last
 	 * flusher's, else the caller's. */
 	pthread_mutex_lock(&h->of->mu);
-	rc = lgfs_ofile_commit(fs, h->of->writer.uid || h->of->writer.gid ? &h->of->writer : ctx, h->of,
-			       LGFS_OP_WRITE);
+	rc = lgfs_ofile_commit(fs, h->of->dirty ? &h->of->writer : ctx, h->of, LGFS_OP_WRITE);
 	pthread_mutex_unlock(&h->of->mu);
 	lgfs_ofile_put(fs, h->of);
 	free(h);
@@ -651,7 +652,7 @@ int lgfs_fs_fsync(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t fh
 	int rc;
 
 	pthread_mutex_lock(&of->mu);
-	rc = lgfs_ofile_commit(fs, ctx, of, LGFS_OP_WRITE);
+	rc = lgfs_ofile_commit(fs, of->dirty ? &of->writer : ctx, of, LGFS_OP_WRITE);
 	pthread_mutex_unlock(&of->mu);
 	if (rc)
 		return rc;
@@ -785,7 +786,7 @@ int lgfs_fs_put_fd(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, const char
 		}
 		if (n == 0)
 			break;
-		if ((rc = lgfs_fs_write(fs, fh, pos, buf, (size_t)n)))
+		if ((rc = lgfs_fs_write(fs, ctx, fh, pos, buf, (size_t)n)))
 			break;
 		pos += (uint64_t)n;
 	}

@@ -676,7 +676,11 @@ static void ll_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		size = (size_t)n;
 		data = copy;
 	}
-	rc = lgfs_fs_write(ll->fs, file_fh(fi), (uint64_t)off, data, size);
+	{
+		struct lgfs_fs_ctx ctx = req_ctx(req);
+
+		rc = lgfs_fs_write(ll->fs, &ctx, file_fh(fi), (uint64_t)off, data, size);
+	}
 	if (rc)
 		reply_io_err(req, rc, "write", ino);
 	else

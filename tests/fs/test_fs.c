@@ -110,7 +110,7 @@ static void write_file(struct fx *f, uint64_t parent, const char *name, const vo
 	uint64_t fh;
 
 	assert_int_equal(lgfs_fs_create(f->fs, &f->ctx, parent, name, 0644, O_WRONLY, st, &fh), 0);
-	assert_int_equal(lgfs_fs_write(f->fs, fh, 0, data, len), 0);
+	assert_int_equal(lgfs_fs_write(f->fs, &f->ctx, fh, 0, data, len), 0);
 	assert_int_equal(lgfs_fs_flush(f->fs, &f->ctx, fh), 0);
 	assert_int_equal(lgfs_fs_release(f->fs, &f->ctx, fh), 0);
 	assert_int_equal(lgfs_fs_getattr(f->fs, st->ino, st), 0);
@@ -250,7 +250,7 @@ static void test_hardlinks_and_unlinked_open(void **state)
 	assert_int_equal(lgfs_fs_read(f->fs, fh, 0, buf, sizeof(buf), &got), 0);
 	assert_int_equal(got, 6);
 	assert_memory_equal(buf, "shared", 6);
-	assert_int_equal(lgfs_fs_write(f->fs, fh, 6, "+more", 5), 0);
+	assert_int_equal(lgfs_fs_write(f->fs, &f->ctx, fh, 6, "+more", 5), 0);
 	assert_int_equal(lgfs_fs_read(f->fs, fh, 0, buf, sizeof(buf), &got), 0);
 	assert_int_equal(got, 11);
 	assert_int_equal(lgfs_fs_release(f->fs, &f->ctx, fh), 0);
@@ -275,13 +275,13 @@ static void test_content_versions(void **state)
 	/* edit in the middle: readers through another handle see it before close */
 	assert_int_equal(lgfs_fs_open_file(f->fs, &f->ctx, st.ino, O_RDWR, &fh), 0);
 	assert_int_equal(lgfs_fs_open_file(f->fs, &f->ctx, st.ino, O_RDONLY, &fh2), 0);
-	assert_int_equal(lgfs_fs_write(f->fs, fh, 1 << 20, "EDITED", 6), 0);
+	assert_int_equal(lgfs_fs_write(f->fs, &f->ctx, fh, 1 << 20, "EDITED", 6), 0);
 	assert_int_equal(lgfs_fs_read(f->fs, fh2, (1 << 20) - 2, back, 10, &got), 0);
 	assert_int_equal(got, 10);
 	assert_memory_equal(back + 2, "EDITED", 6);
 	assert_memory_equal(back, big + (1 << 20) - 2, 2);
 	/* a write past the end leaves a hole of zeros */
-	assert_int_equal(lgfs_fs_write(f->fs, fh, (4 << 20) + 10, "tail", 4), 0);
+	assert_int_equal(lgfs_fs_write(f->fs, &f->ctx, fh, (4 << 20) + 10, "tail", 4), 0);
 	assert_int_equal(lgfs_fs_getattr(f->fs, st.ino, &s2), 0);
 	assert_int_equal(s2.size, (4 << 20) + 14); /* staged size visible */
 	assert_int_equal(lgfs_fs_read(f->fs, fh2, (3 << 20) + 5, back, 8, &got), 0);
