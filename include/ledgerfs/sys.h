@@ -64,4 +64,8 @@ int lgfs_sys_pwrite_all(int fd, const void *buf, size_t n, off_t off);
  * bytes read (< n only at end of file), or -1 with errno set. */
 ssize_t lgfs_sys_pread_full(int fd, void *buf, size_t n, off_t off);
 
+/* mkdir -p: create every missing directory of `path` with `mode`, syncing
+ * the parent of each one created so that it survives a crash. */
+int lgfs_sys_mkdirs(const char *path, mode_t mode);
+
 #endif

@@ -32,6 +32,7 @@
 #include "ledgerfs/hash.h"
 #include "ledgerfs/log.h"
 #include "ledgerfs/merkle.h"
+#include "ledgerfs/sys.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -194,31 +195,6 @@ static int fsync_dir(const char *dir)
 	if (fsync(fd))
 		rc = lgfs_error_errno(LGFS_EIO, "syncing %s", dir);
 	close(fd);
-	return rc;
-}
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char *p = strdup(path), *s;
-	int rc = 0;
-
-	if (!p)
-		return lgfs_error_set(LGFS_ENOMEM, "out of memory");
-	for (s = p + 1; ; s++) {
-		if (*s == '/' || *s == '\0') {
-			char c = *s;
-
-			*s = '\0';
-			if (mkdir(p, mode) && errno != EEXIST) {
-				rc = lgfs_error_errno(LGFS_EIO, "creating %s", p);
-				break;
-			}
-			*s = c;
-			if (!c)
-				break;
-		}
-	}
-	free(p);
 	return rc;
 }
 
@@ -1406,7 +1382,7 @@ int lgfs_volume_create(struct lgfs_volume_info *out, const char *store, const ch
 		rc = lgfs_error_set(LGFS_EEXISTS, "volume '%s' already exists in %s", name, store);
 		goto out;
 	}
-	rc = mkdir_p(vols, 0755);
+	rc = lgfs_sys_mkdirs(vols, 0755);
 	if (rc)
 		goto out;
 	if (!mkdtemp(tmp)) {

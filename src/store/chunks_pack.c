@@ -2047,52 +2047,6 @@ static void pk_close(struct lgfs_chunks *c)
 	free(pc);
 }
 
-/* mkdir -p, then make the new top directory's entry durable, so a store
- * created by `ledgerfs init` survives a crash right after. */
-static int make_dirs(const char *dir)
-{
-	char *p = strdup(dir), *s, *slash;
-	int rc = 0, made = 0, pfd;
-
-	if (!p)
-		return lgfs_error_set(LGFS_ENOMEM, "out of memory");
-	for (s = p + 1;; s = slash + 1) {
-		slash = strchr(s, '/');
-		if (slash)
-			*slash = '\0';
-		if (lgfs_sys.mkdir(p, 0755) < 0) {
-			if (errno != EEXIST) {
-				rc = lgfs_error_errno(LGFS_EIO, "creating %s", p);
-				goto out;
-			}
-			made = 0;
-		} else {
-			made = 1;
-		}
-		if (!slash)
-			break;
-		*slash = '/';
-	}
-	if (made) {
-		slash = strrchr(p, '/');
-		if (slash == p)
-			slash[1] = '\0';
-		else if (slash)
-			*slash = '\0';
-		else
-			strcpy(p, ".");
-		pfd = lgfs_sys.open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-		if (pfd >= 0) {
-			if (lgfs_sys.fsync(pfd) < 0)
-				rc = lgfs_error_errno(LGFS_EIO, "fsync of %s", p);
-			lgfs_sys.close(pfd);
-		}
-	}
-out:
-	free(p);
-	return rc;
-}
-
 /* Create packs/ and index/ in a store directory if missing (and make the
  * new entries durable). On read-only media that is not an error: what is
  * there is read (an auditor's read-only copy). */
@@ -2161,7 +2115,7 @@ int lgfs_chunks_pack_open(struct lgfs_chunks **out, const char *dir, int create)
 	if (!dir || !*dir)
 		return lgfs_error_set(LGFS_EINVAL, "empty chunk store path");
 	if (create) {
-		rc = make_dirs(dir);
+		rc = lgfs_sys_mkdirs(dir, 0755);
 		if (rc)
 			goto out;
 	}

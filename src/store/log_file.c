@@ -1396,61 +1396,6 @@ static int list_segments(struct file_log *fl)
 	return rc;
 }
 
-/* fsync the directory that contains `path`, so an entry just created in it
- * survives a crash. */
-static int sync_parent(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *parent;
-	int fd, rc = 0;
-
-	if (!slash)
-		parent = strdup(".");
-	else if (slash == path)
-		parent = strdup("/");
-	else
-		parent = strndup(path, (size_t)(slash - path));
-	if (!parent)
-		return lgfs_error_set(LGFS_ENOMEM, "out of memory");
-	fd = lgfs_sys.open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (fd < 0 || lgfs_sys.fsync(fd) != 0)
-		rc = lgfs_error_errno(LGFS_EIO, "syncing directory %s", parent);
-	if (fd >= 0)
-		lgfs_sys.close(fd);
-	free(parent);
-	return rc;
-}
-
-/* mkdir -p for LGFS_LOG_CREATE, syncing the parent of each directory made. */
-static int make_dirs(const char *path)
-{
-	char *p = strdup(path), *s, c;
-	int rc = 0;
-
-	if (!p)
-		return lgfs_error_set(LGFS_ENOMEM, "out of memory");
-	for (s = p + 1;; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		c = *s;
-		*s = '\0';
-		if (lgfs_sys.mkdir(p, DIR_MODE) == 0) {
-			rc = sync_parent(p);
-			if (rc)
-				goto done;
-		} else if (errno != EEXIST) {
-			rc = lgfs_error_errno(LGFS_EIO, "creating log directory %s", p);
-			goto done;
-		}
-		*s = c;
-		if (!c)
-			break;
-	}
-done:
-	free(p);
-	return rc;
-}
-
 /* The segment size limit: 64 MiB, or LEDGERFS_LOG_SEGMENT_BYTES (tests). */
 static int segment_limit(uint64_t *out)
 {
@@ -1523,7 +1468,7 @@ int lgfs_log_file_open(struct lgfs_log **out, const char *dir, int flags)
 
 	fl->dirfd = lgfs_sys.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (fl->dirfd < 0 && errno == ENOENT && (flags & LGFS_LOG_CREATE)) {
-		rc = make_dirs(dir);
+		rc = lgfs_sys_mkdirs(dir, DIR_MODE);
 		if (rc)
 			goto fail;
 		fl->dirfd = lgfs_sys.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);

@@ -7,10 +7,13 @@
  * and some libc functions are macros or have attributes that differ).
  */
 #include "ledgerfs/sys.h"
+#include "ledgerfs/error.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -213,4 +216,56 @@ ssize_t lgfs_sys_pread_full(int fd, void *buf, size_t n, off_t off)
 		got += (size_t)r;
 	}
 	return (ssize_t)got;
+}
+
+/* Sync the directory that holds `path`, so a new entry in it is durable. */
+static int sync_parent_of(const char *path)
+{
+	char *p = strdup(path), *slash;
+	int fd, rc = 0;
+
+	if (!p)
+		return lgfs_error_set(LGFS_ENOMEM, "out of memory");
+	slash = strrchr(p, '/');
+	if (slash == p)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		strcpy(p, ".");
+	fd = lgfs_sys.open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (fd >= 0) {
+		if (lgfs_sys.fsync(fd) < 0)
+			rc = lgfs_error_errno(LGFS_EIO, "syncing %s", p);
+		lgfs_sys.close(fd);
+	}
+	free(p);
+	return rc;
+}
+
+int lgfs_sys_mkdirs(const char *path, mode_t mode)
+{
+	char *p = strdup(path), *s, c;
+	int rc = 0;
+
+	if (!p)
+		return lgfs_error_set(LGFS_ENOMEM, "out of memory");
+	for (s = p + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		c = *s;
+		*s = '\0';
+		if (lgfs_sys.mkdir(p, mode) == 0) {
+			if ((rc = sync_parent_of(p)))
+				break;
+		} else if (errno != EEXIST) {
+			rc = lgfs_error_errno(LGFS_EIO, "creating %s", p);
+			break;
+		}
+		*s = c;
+		if (!c)
+			break;
+	}
+	free(p);
+	return rc;
 }
