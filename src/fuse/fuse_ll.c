@@ -677,8 +677,13 @@ static void ll_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		data = copy;
 	}
 	{
+		/* Writeback of a shared mapping comes from the kernel, not from
+		 * a process (pid 0, uid 0): it is the opener's writing. */
 		struct lgfs_fs_ctx ctx = req_ctx(req);
+		const struct ll_file *f = (const struct ll_file *)(uintptr_t)fi->fh;
 
+		if (fuse_req_ctx(req)->pid == 0 && f)
+			ctx = f->opener;
 		rc = lgfs_fs_write(ll->fs, &ctx, file_fh(fi), (uint64_t)off, data, size);
 	}
 	if (rc)

@@ -3,9 +3,11 @@
  * -f`, see mount_util.h): every operation the FUSE adapter serves, the
  * exact errno of the usual mistakes, a read-only mount, another user
  * refused by the permission bits, a file used after its last name is gone,
- * and then — after unmounting — the log holds one record per change with
- * the content hash of every file's last version, and audit passes.
- * `ledgerfs put`/`get`/`status` round trip last.
+ * several processes at once, and then — after unmounting — the log holds
+ * one record per change, naming who acted (also for data written by one
+ * user and committed by another's close, fsync, futimens or the kernel's
+ * page write-back), with the content hash of every file's last version,
+ * and audit passes. `ledgerfs put`/`get`/`status` round trip last.
  *
  * Each test mounts a fresh volume in its setup and tears it down in its
  * teardown (so a failed assertion never leaves a mount behind). A watchdog
@@ -2252,6 +2254,93 @@ static void test_writer_attribution(void **state)
 	log_free(&lg);
 }
 
+/* The same through a shared mapping: the kernel writes dirty pages back
+ * without the caller's credentials (uid/gid 0 in the request), yet the
+ * bytes are the mapping process's. */
+static int nobody_maps(struct mnt *m)
+{
+	char *map;
+	int fd;
+
+	if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) || setresuid(NOBODY, NOBODY, NOBODY))
+		return 1;
+	fd = open(P(m, "pub/mapped"), O_CREAT | O_RDWR | O_EXCL, 0644);
+	if (fd < 0 || ftruncate(fd, 4096) != 0)
+		return 2;
+	map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return 3;
+	memcpy(map, "mapped by nobody", 16);
+	if (msync(map, 4096, MS_SYNC) != 0)
+		return 4;
+	memcpy(map + 100, "and more", 8); /* left to munmap/close to write back */
+	if (munmap(map, 4096) != 0 || close(fd) != 0)
+		return 5;
+	return 0;
+}
+
+static void test_mmap_writer_attribution(void **state)
+{
+	struct mnt *m = *state;
+	int status = 0, i, nwrites = 0;
+	struct log lg;
+	struct stat sb;
+	char buf[128];
+	pid_t pid;
+	size_t k;
+
+	ASSERT_OK(mkdir(P(m, "pub"), 0777));
+	ASSERT_OK(chmod(P(m, "pub"), 0777));
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(0);
+		_exit(nobody_maps(m));
+	}
+	for (i = 0; i < 2000; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		usleep(10000);
+	}
+	if (i == 2000) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		fail_msg("the mapping process did not finish");
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("the mapping process (uid %d) failed at step %d", NOBODY,
+			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	sb = stat_of(P(m, "pub/mapped"));
+	assert_int_equal(sb.st_size, 4096);
+	assert_int_equal(sb.st_uid, NOBODY);
+	{
+		int fd = open(P(m, "pub/mapped"), O_RDONLY);
+
+		ASSERT_OK(fd);
+		assert_int_equal(pread(fd, buf, 16, 0), 16);
+		assert_memory_equal(buf, "mapped by nobody", 16);
+		assert_int_equal(pread(fd, buf, 8, 100), 8);
+		assert_memory_equal(buf, "and more", 8);
+		close(fd);
+	}
+	end_session(m, &lg);
+	for (k = 1; k < lg.n; k++) {
+		unsigned long long ino;
+
+		if ((strcmp(lg.r[k].op, "write") && strcmp(lg.r[k].op, "truncate")) ||
+		    arg_u64(&lg.r[k], "ino", &ino) || ino != sb.st_ino)
+			continue;
+		nwrites++;
+		if (lg.r[k].uid != NOBODY || lg.r[k].gid != NOBODY)
+			fail_msg("pub/mapped was written only by uid/gid %d (ftruncate, then stores through a "
+				 "MAP_SHARED mapping), but a version record names acting uid/gid %lld/%lld: %s",
+				 NOBODY, lg.r[k].uid, lg.r[k].gid, lg.r[k].line);
+	}
+	assert_true(nwrites >= 2); /* the ftruncate, and at least one version of the mapped bytes */
+	log_free(&lg);
+}
+
 /* ================= 3. open, unlinked ================= */
 
 static void test_open_unlinked(void **state)
@@ -2600,6 +2689,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_readonly_mount, setup_mounted, teardown),
 		cmocka_unit_test_setup_teardown(test_eacces_other_user, setup_mounted_allow_other, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_attribution, setup_mounted_allow_other, teardown),
+		cmocka_unit_test_setup_teardown(test_mmap_writer_attribution, setup_mounted_allow_other, teardown),
 		cmocka_unit_test_setup_teardown(test_open_unlinked, setup_mounted, teardown),
 		cmocka_unit_test_setup_teardown(test_log_records, setup_mounted, teardown),
 		cmocka_unit_test_setup_teardown(test_put_get_status, setup_unmounted, teardown),
