@@ -83,7 +83,7 @@ enum lgfs_kind {
 
 /* Argument field ids; each has one kind (see lgfs_field_kind). */
 enum lgfs_field {
-	LGFS_F_NAME = 1,        /* STR  directory entry name / volume name */
+	LGFS_F_NAME = 1,        /* BYTES directory entry name / volume name (POSIX names are bytes) */
 	LGFS_F_PARENT = 2,      /* U64  parent directory inode */
 	LGFS_F_INO = 3,         /* U64  inode the change applies to */
 	LGFS_F_MODE = 4,        /* U32  st_mode (type and permission bits) */
@@ -94,12 +94,12 @@ enum lgfs_field {
 	LGFS_F_CONTENT = 9,     /* HASH SHA-256 of the whole file content */
 	LGFS_F_TARGET = 10,     /* BYTES symlink target */
 	LGFS_F_NEW_PARENT = 11, /* U64 */
-	LGFS_F_NEW_NAME = 12,   /* STR */
+	LGFS_F_NEW_NAME = 12,   /* BYTES */
 	LGFS_F_FLAGS = 13,      /* U32  rename / xattr flags */
 	LGFS_F_RDEV = 14,       /* U64  device number */
 	LGFS_F_ATIME = 15,      /* I64  ns since the epoch */
 	LGFS_F_MTIME = 16,      /* I64  ns since the epoch */
-	LGFS_F_XATTR_NAME = 17, /* STR */
+	LGFS_F_XATTR_NAME = 17, /* BYTES */
 	LGFS_F_XATTR_VALUE = 18,/* BYTES */
 	LGFS_F_KEY = 19,        /* HASH an Ed25519 public key */
 	LGFS_F_KEY_NAME = 20,   /* STR  signed-note key name */

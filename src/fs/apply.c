@@ -416,6 +416,8 @@ static int do_xattr(struct lgfs_index *x, MDB_txn *t, const struct lgfs_record *
 		return rc;
 	if (len == 0 || len > 255)
 		return -ERANGE;
+	if (memchr(name, '\0', len))
+		return -EINVAL;
 	memcpy(nm, name, len);
 	nm[len] = '\0';
 	rc = lgfs_xattr_get(x, t, in.ino, nm, &old, &oldlen);

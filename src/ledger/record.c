@@ -20,7 +20,7 @@ static const struct {
 	const char *name;
 	int kind;
 } fields[LGFS_F_MAX + 1] = {
-	[LGFS_F_NAME] = { "name", LGFS_KIND_STR },
+	[LGFS_F_NAME] = { "name", LGFS_KIND_BYTES },
 	[LGFS_F_PARENT] = { "parent", LGFS_KIND_U64 },
 	[LGFS_F_INO] = { "ino", LGFS_KIND_U64 },
 	[LGFS_F_MODE] = { "mode", LGFS_KIND_U32 },
@@ -31,12 +31,12 @@ static const struct {
 	[LGFS_F_CONTENT] = { "sha256", LGFS_KIND_HASH },
 	[LGFS_F_TARGET] = { "target", LGFS_KIND_BYTES },
 	[LGFS_F_NEW_PARENT] = { "new_parent", LGFS_KIND_U64 },
-	[LGFS_F_NEW_NAME] = { "new_name", LGFS_KIND_STR },
+	[LGFS_F_NEW_NAME] = { "new_name", LGFS_KIND_BYTES },
 	[LGFS_F_FLAGS] = { "flags", LGFS_KIND_U32 },
 	[LGFS_F_RDEV] = { "rdev", LGFS_KIND_U64 },
 	[LGFS_F_ATIME] = { "atime", LGFS_KIND_I64 },
 	[LGFS_F_MTIME] = { "mtime", LGFS_KIND_I64 },
-	[LGFS_F_XATTR_NAME] = { "xattr", LGFS_KIND_STR },
+	[LGFS_F_XATTR_NAME] = { "xattr", LGFS_KIND_BYTES },
 	[LGFS_F_XATTR_VALUE] = { "value", LGFS_KIND_BYTES },
 	[LGFS_F_KEY] = { "key", LGFS_KIND_HASH },
 	[LGFS_F_KEY_NAME] = { "key_name", LGFS_KIND_STR },

@@ -125,10 +125,10 @@ static void test_builder_rejects(void **state)
 	assert_int_equal(lgfs_record_add_u64(&r, 99, 1), LGFS_EINVAL);          /* unknown field */
 	assert_int_equal(lgfs_record_add_u32(&r, LGFS_F_PARENT, 1), LGFS_EINVAL);/* wrong kind */
 	assert_int_equal(lgfs_record_add_bytes(&r, LGFS_F_MANIFEST, big, 31), LGFS_EINVAL);
-	assert_int_equal(lgfs_record_add_bytes(&r, LGFS_F_NAME, "a\0b", 3), LGFS_EINVAL);
-	assert_int_equal(lgfs_record_add_bytes(&r, LGFS_F_NAME, "\xc3\x28", 2), LGFS_EINVAL);
-	assert_int_equal(lgfs_record_add_bytes(&r, LGFS_F_NAME, "\xed\xa0\x80", 3), LGFS_EINVAL); /* surrogate */
-	assert_int_equal(lgfs_record_add_bytes(&r, LGFS_F_NAME, "\xc0\xaf", 2), LGFS_EINVAL);     /* overlong */
+	assert_int_equal(lgfs_record_add_bytes(&r, LGFS_F_PATH, "a\0b", 3), LGFS_EINVAL);
+	assert_int_equal(lgfs_record_add_bytes(&r, LGFS_F_PATH, "\xc3\x28", 2), LGFS_EINVAL);
+	assert_int_equal(lgfs_record_add_bytes(&r, LGFS_F_PATH, "\xed\xa0\x80", 3), LGFS_EINVAL); /* surrogate */
+	assert_int_equal(lgfs_record_add_bytes(&r, LGFS_F_PATH, "\xc0\xaf", 2), LGFS_EINVAL);     /* overlong */
 	memset(big, 'a', sizeof(big));
 	assert_int_equal(lgfs_record_add_bytes(&r, LGFS_F_TARGET, big, sizeof(big)), LGFS_EINVAL);
 	assert_int_equal(lgfs_record_add_u64(&r, LGFS_F_PARENT, 1), 0);
