@@ -37,6 +37,7 @@
 #include "ledgerfs/error.h"
 #include "ledgerfs/hash.h"
 #include "ledgerfs/sys.h"
+#include "zpool.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -53,10 +54,7 @@
 #define OBJ_HDR 12               /* bytes of the object header */
 #define FMT_RAW 0
 #define FMT_ZSTD 1
-#define ZLEVEL 1                 /* fast: the chunker and SHA-256 run at GB/s */
-#define SMALL_RAW 1024           /* below this, compression is not worth a call */
-#define PROBE_LEN (16u << 10)    /* prefix tried before compressing a big chunk */
-#define CCTX_POOL 8              /* compression contexts kept for reuse */
+#define SMALL_RAW 1024           /* below this, compression is not tried (zpool.c) */
 #define FANOUT 256
 
 /* The store. The interface comes first so a struct lgfs_chunks * is also a
@@ -73,8 +71,7 @@ struct file_chunks {
 	size_t npend, cappend;
 	uint64_t dirty[FANOUT / 64]; /* fan-out directories with new entries since the last sync */
 	int root_dirty;             /* a fan-out directory was created since the last sync */
-	ZSTD_CCtx *pool[CCTX_POOL]; /* idle compression contexts (creating one per chunk is slow) */
-	int npool;
+	struct lgfs_zpool zp;       /* zstd contexts and the compress-or-raw rule */
 
 	pthread_mutex_t sync_mu;    /* one sync at a time, so a sync that returns covers all puts before it */
 };
@@ -122,61 +119,6 @@ static int fan_fd(struct file_chunks *fc, unsigned b, int create, int *out)
 	}
 	*out = fd;
 	return 0;
-}
-
-/* A compression context from the pool, or a new one; NULL if out of memory. */
-static ZSTD_CCtx *cctx_get(struct file_chunks *fc)
-{
-	ZSTD_CCtx *z = NULL;
-
-	pthread_mutex_lock(&fc->mu);
-	if (fc->npool)
-		z = fc->pool[--fc->npool];
-	pthread_mutex_unlock(&fc->mu);
-	return z ? z : ZSTD_createCCtx();
-}
-
-/* Return a context to the pool (or free it when the pool is full). */
-static void cctx_put(struct file_chunks *fc, ZSTD_CCtx *z)
-{
-	if (!z)
-		return;
-	pthread_mutex_lock(&fc->mu);
-	if (fc->npool < CCTX_POOL) {
-		fc->pool[fc->npool++] = z;
-		z = NULL;
-	}
-	pthread_mutex_unlock(&fc->mu);
-	ZSTD_freeCCtx(z);
-}
-
-/* Try to compress buf into obj + OBJ_HDR (room for OBJ_HDR +
- * ZSTD_compressBound(len) bytes). Returns the frame size when compression
- * saves at least 1/8, else 0 (store raw). Never fails: compression is an
- * optimisation, so any zstd error just means raw. */
-static size_t try_compress(struct file_chunks *fc, uint8_t *obj, const uint8_t *buf, size_t len)
-{
-	size_t cap = ZSTD_compressBound(len), r, res = 0;
-	ZSTD_CCtx *z;
-
-	if (len < SMALL_RAW)
-		return 0;
-	z = cctx_get(fc);
-	if (!z)
-		return 0;
-	if (len > 2 * PROBE_LEN) {
-		/* Cheap test on a prefix: random or already-compressed data
-		 * (the common case for big files) is rejected after 16 KiB. */
-		r = ZSTD_compressCCtx(z, obj + OBJ_HDR, cap, buf, PROBE_LEN, ZLEVEL);
-		if (ZSTD_isError(r) || r > PROBE_LEN - PROBE_LEN / 16)
-			goto done;
-	}
-	r = ZSTD_compressCCtx(z, obj + OBJ_HDR, cap, buf, len, ZLEVEL);
-	if (!ZSTD_isError(r) && r <= len - len / 8)
-		res = r;
-done:
-	cctx_put(fc, z);
-	return res;
 }
 
 /* Does an existing object file look like a complete copy of a chunk of `len`
@@ -244,7 +186,7 @@ static int fc_put(struct lgfs_chunks *c, const uint8_t id[32], const void *buf, 
 
 	/* compression is optional: without memory for it, store raw */
 	obj = len >= SMALL_RAW ? malloc(OBJ_HDR + ZSTD_compressBound(len)) : NULL;
-	zlen = obj ? try_compress(fc, obj, buf, len) : 0;
+	zlen = obj ? lgfs_zpool_compress(&fc->zp, obj + OBJ_HDR, buf, len) : 0;
 	memcpy(hdr, OBJ_MAGIC, 4);
 	hdr[4] = zlen ? FMT_ZSTD : FMT_RAW;
 	hdr[5] = hdr[6] = hdr[7] = 0;
@@ -625,8 +567,7 @@ static void fc_close(struct lgfs_chunks *c)
 	for (i = 0; i < FANOUT; i++)
 		if (fc->fanfd[i] >= 0)
 			lgfs_sys.close(fc->fanfd[i]);
-	for (i = 0; i < fc->npool; i++)
-		ZSTD_freeCCtx(fc->pool[i]);
+	lgfs_zpool_destroy(&fc->zp);
 	if (fc->rootfd >= 0)
 		lgfs_sys.close(fc->rootfd);
 	pthread_mutex_destroy(&fc->mu);
@@ -660,6 +601,7 @@ int lgfs_chunks_file_open(struct lgfs_chunks **out, const char *dir, int create)
 	for (i = 0; i < FANOUT; i++)
 		fc->fanfd[i] = -1;
 	pthread_mutex_init(&fc->mu, NULL);
+	lgfs_zpool_init(&fc->zp);
 	pthread_mutex_init(&fc->sync_mu, NULL);
 	fc->base.version = 1;
 	fc->base.scheme = "file";

@@ -79,6 +79,7 @@
 #include "ledgerfs/error.h"
 #include "ledgerfs/hash.h"
 #include "ledgerfs/sys.h"
+#include "zpool.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -107,10 +108,7 @@
 #define OBJ_TRAILER 4               /* CRC-32C after the payload */
 #define FMT_RAW 0
 #define FMT_ZSTD 1
-#define ZLEVEL 1                    /* fast: chunking and SHA-256 run at GB/s */
-#define SMALL_RAW 1024              /* below this, compression is not worth a call */
-#define PROBE_LEN (16u << 10)       /* prefix tried before compressing a big chunk */
-#define ZPOOL 8                     /* zstd contexts kept for reuse, per direction */
+#define SMALL_RAW 1024              /* below this, compression is not tried (zpool.c) */
 #define DEFAULT_PACK_BYTES (1ull << 30)
 #define MAX_PACKS 100000000u        /* 8 decimal digits */
 #define COMMIT_ENTRIES 4096         /* index commit after this many new objects ... */
@@ -389,11 +387,7 @@ struct pack_chunks {
 	uint32_t cur;            /* pack appended to (valid when writer) */
 	uint64_t uncommitted;    /* pack bytes appended or scanned since the last commit */
 
-	pthread_mutex_t pool_mu; /* the zstd context pools (not mu: gets must not wait for puts) */
-	ZSTD_CCtx *cpool[ZPOOL]; /* idle compression contexts */
-	int ncpool;
-	ZSTD_DCtx *dpool[ZPOOL]; /* idle decompression contexts */
-	int ndpool;
+	struct lgfs_zpool zp;    /* zstd contexts (own lock: gets must not wait for puts) */
 
 	pthread_mutex_t sync_mu; /* one sync (and commit) at a time */
 };
@@ -1466,88 +1460,6 @@ out:
 	return rc;
 }
 
-/* A compression context from the pool, or a new one; NULL if out of memory. */
-static ZSTD_CCtx *cctx_get(struct pack_chunks *pc)
-{
-	ZSTD_CCtx *z = NULL;
-
-	pthread_mutex_lock(&pc->pool_mu);
-	if (pc->ncpool)
-		z = pc->cpool[--pc->ncpool];
-	pthread_mutex_unlock(&pc->pool_mu);
-	return z ? z : ZSTD_createCCtx();
-}
-
-/* Return a compression context to the pool (or free it when full). */
-static void cctx_put(struct pack_chunks *pc, ZSTD_CCtx *z)
-{
-	if (!z)
-		return;
-	pthread_mutex_lock(&pc->pool_mu);
-	if (pc->ncpool < ZPOOL) {
-		pc->cpool[pc->ncpool++] = z;
-		z = NULL;
-	}
-	pthread_mutex_unlock(&pc->pool_mu);
-	ZSTD_freeCCtx(z);
-}
-
-/* A decompression context, pooled like the compression ones (creating one
- * allocates ~100 KiB, too much per get). */
-static ZSTD_DCtx *dctx_get(struct pack_chunks *pc)
-{
-	ZSTD_DCtx *z = NULL;
-
-	pthread_mutex_lock(&pc->pool_mu);
-	if (pc->ndpool)
-		z = pc->dpool[--pc->ndpool];
-	pthread_mutex_unlock(&pc->pool_mu);
-	return z ? z : ZSTD_createDCtx();
-}
-
-/* Return a decompression context to the pool. */
-static void dctx_put(struct pack_chunks *pc, ZSTD_DCtx *z)
-{
-	if (!z)
-		return;
-	pthread_mutex_lock(&pc->pool_mu);
-	if (pc->ndpool < ZPOOL) {
-		pc->dpool[pc->ndpool++] = z;
-		z = NULL;
-	}
-	pthread_mutex_unlock(&pc->pool_mu);
-	ZSTD_freeDCtx(z);
-}
-
-/* Try to compress buf into out (room for ZSTD_compressBound(len)). Returns
- * the frame size when that saves at least 1/8, else 0 (store raw). Never
- * fails: compression is an optimisation, so any zstd error means raw. The
- * same rule as the one-file-per-chunk store. */
-static size_t try_compress(struct pack_chunks *pc, uint8_t *out, const uint8_t *buf, size_t len)
-{
-	size_t cap = ZSTD_compressBound(len), r, res = 0;
-	ZSTD_CCtx *z;
-
-	if (len < SMALL_RAW)
-		return 0;
-	z = cctx_get(pc);
-	if (!z)
-		return 0;
-	if (len > 2 * PROBE_LEN) {
-		/* random or already-compressed data (the common case for
-		 * big files) is rejected after 16 KiB */
-		r = ZSTD_compressCCtx(z, out, cap, buf, PROBE_LEN, ZLEVEL);
-		if (ZSTD_isError(r) || r > PROBE_LEN - PROBE_LEN / 16)
-			goto done;
-	}
-	r = ZSTD_compressCCtx(z, out, cap, buf, len, ZLEVEL);
-	if (!ZSTD_isError(r) && r <= len - len / 8)
-		res = r;
-done:
-	cctx_put(pc, z);
-	return res;
-}
-
 /* put: see chunks.h. The caller vouches that id = SHA-256(buf); a wrong id
  * is caught by get(), which always verifies. */
 static int pk_put(struct lgfs_chunks *c, const uint8_t id[32], const void *buf, size_t len)
@@ -1573,7 +1485,7 @@ static int pk_put(struct lgfs_chunks *c, const uint8_t id[32], const void *buf, 
 
 	/* compression is optional: without memory for it, store raw */
 	z = len >= SMALL_RAW ? malloc(ZSTD_compressBound(len)) : NULL;
-	zlen = z ? try_compress(pc, z, buf, len) : 0;
+	zlen = z ? lgfs_zpool_compress(&pc->zp, z, buf, len) : 0;
 	obj_header(hdr, zlen ? FMT_ZSTD : FMT_RAW, (uint32_t)len, (uint32_t)(zlen ? zlen : len), id);
 	crc = crc32c(0, hdr, OBJ_HDR);
 	crc = crc32c(crc, zlen ? z : buf, zlen ? zlen : len);
@@ -1747,7 +1659,7 @@ static int pk_get(struct lgfs_chunks *c, const uint8_t id[32], struct lgfs_buf *
 			rc = lgfs_error_set(LGFS_ECORRUPT, "chunk %s: damaged zstd frame", hex);
 			goto out;
 		}
-		dz = dctx_get(pc);
+		dz = lgfs_zpool_dctx_get(&pc->zp);
 		if (!dz) {
 			rc = lgfs_error_set(LGFS_ENOMEM, "out of memory reading chunk %s", hex);
 			goto out;
@@ -1770,7 +1682,7 @@ static int pk_get(struct lgfs_chunks *c, const uint8_t id[32], struct lgfs_buf *
 out:
 	if (rc)
 		out->len = 0;
-	dctx_put(pc, dz);
+	lgfs_zpool_dctx_put(&pc->zp, dz);
 	free(z);
 	return rc;
 }
@@ -2016,7 +1928,6 @@ static void pk_close(struct lgfs_chunks *c)
 {
 	struct pack_chunks *pc = (struct pack_chunks *)c;
 	uint32_t n;
-	int i;
 
 	if (pc->writer && pc->ix) {
 		pthread_mutex_lock(&pc->sync_mu);
@@ -2027,10 +1938,7 @@ static void pk_close(struct lgfs_chunks *c)
 	for (n = 0; n < pc->npacks; n++)
 		if (pc->packs[n].fd >= 0)
 			lgfs_sys.close(pc->packs[n].fd);
-	for (i = 0; i < pc->ncpool; i++)
-		ZSTD_freeCCtx(pc->cpool[i]);
-	for (i = 0; i < pc->ndpool; i++)
-		ZSTD_freeDCtx(pc->dpool[i]);
+	lgfs_zpool_destroy(&pc->zp);
 	if (pc->lockfd >= 0)
 		lgfs_sys.close(pc->lockfd); /* releases the flock */
 	if (pc->packsfd >= 0)
@@ -2040,7 +1948,6 @@ static void pk_close(struct lgfs_chunks *c)
 	pthread_rwlock_destroy(&pc->rw);
 	pthread_mutex_destroy(&pc->mu);
 	pthread_mutex_destroy(&pc->sync_mu);
-	pthread_mutex_destroy(&pc->pool_mu);
 	free(pc->map.v);
 	free(pc->packs);
 	free(pc->root);
@@ -2130,7 +2037,7 @@ int lgfs_chunks_pack_open(struct lgfs_chunks **out, const char *dir, int create)
 	pthread_rwlock_init(&pc->rw, NULL);
 	pthread_mutex_init(&pc->mu, NULL);
 	pthread_mutex_init(&pc->sync_mu, NULL);
-	pthread_mutex_init(&pc->pool_mu, NULL);
+	lgfs_zpool_init(&pc->zp);
 	pc->base.version = 1;
 	pc->base.scheme = "file";
 	pc->base.put = pk_put;
