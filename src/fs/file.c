@@ -449,15 +449,11 @@ int lgfs_fs_open_file(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_
 {
 	struct lgfs_inode in;
 	struct handle *h;
-	MDB_txn *t;
 	int rc;
 
 	if (fs->rdonly && (flags & O_ACCMODE) != O_RDONLY)
 		return -EROFS;
-	if ((rc = lgfs_index_begin(fs->index, 1, &t)))
-		return rc;
-	rc = lgfs_inode_get(fs->index, t, ino, &in);
-	mdb_txn_abort(t);
+	rc = lgfs_inode_read(fs->index, ino, &in);
 	if (rc)
 		return rc;
 	if (S_ISDIR(in.mode))
@@ -485,16 +481,12 @@ int lgfs_fs_create(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t p
 		   uint32_t mode, int flags, struct lgfs_stat *st, uint64_t *fh)
 {
 	struct lgfs_inode in;
-	MDB_txn *t;
 	int rc;
 
 	rc = lgfs_fs_mknod(fs, ctx, parent, name, S_IFREG | (mode & 07777), 0, st);
 	if (rc)
 		return rc;
-	if ((rc = lgfs_index_begin(fs->index, 1, &t)))
-		return rc;
-	rc = lgfs_inode_get(fs->index, t, st->ino, &in);
-	mdb_txn_abort(t);
+	rc = lgfs_inode_read(fs->index, st->ino, &in);
 	if (rc)
 		return rc;
 	return handle_new(fs, &in, flags, fh);

@@ -587,13 +587,9 @@ int lgfs_fs_lookup(struct lgfs_fs *fs, uint64_t parent, const char *name, struct
 int lgfs_fs_getattr(struct lgfs_fs *fs, uint64_t ino, struct lgfs_stat *st)
 {
 	struct lgfs_inode in;
-	MDB_txn *t;
 	int rc;
 
-	if ((rc = lgfs_index_begin(fs->index, 1, &t)))
-		return rc;
-	rc = lgfs_inode_get(fs->index, t, ino, &in);
-	mdb_txn_abort(t);
+	rc = lgfs_inode_read(fs->index, ino, &in);
 	if (!rc)
 		lgfs_fs_fill_stat(fs, &in, st);
 	return rc;
@@ -632,14 +628,10 @@ static int new_owner(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t
 		     uint32_t *gid)
 {
 	struct lgfs_inode p;
-	MDB_txn *t;
 	int rc;
 
 	*gid = ctx->gid;
-	if ((rc = lgfs_index_begin(fs->index, 1, &t)))
-		return rc;
-	rc = lgfs_inode_get(fs->index, t, parent, &p);
-	mdb_txn_abort(t);
+	rc = lgfs_inode_read(fs->index, parent, &p);
 	if (rc)
 		return rc;
 	if (!S_ISDIR(p.mode))
@@ -788,17 +780,13 @@ int lgfs_fs_setattr(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t 
 {
 	struct lgfs_record r;
 	struct lgfs_inode in;
-	MDB_txn *t;
 	int64_t now = lgfs_fs_now();
 	int rc;
 
 	(void)fh;
 	if (fs->rdonly)
 		return -EROFS;
-	if ((rc = lgfs_index_begin(fs->index, 1, &t)))
-		return rc;
-	rc = lgfs_inode_get(fs->index, t, ino, &in);
-	mdb_txn_abort(t);
+	rc = lgfs_inode_read(fs->index, ino, &in);
 	if (rc)
 		return rc;
 	if (sa->valid & LGFS_SET_SIZE) {
@@ -962,13 +950,9 @@ int lgfs_fs_opendir(struct lgfs_fs *fs, uint64_t ino, uint64_t *dh)
 {
 	struct lgfs_inode in;
 	struct dirh *d;
-	MDB_txn *t;
 	int rc;
 
-	if ((rc = lgfs_index_begin(fs->index, 1, &t)))
-		return rc;
-	rc = lgfs_inode_get(fs->index, t, ino, &in);
-	mdb_txn_abort(t);
+	rc = lgfs_inode_read(fs->index, ino, &in);
 	if (rc)
 		return rc;
 	if (!S_ISDIR(in.mode))

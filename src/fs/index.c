@@ -200,6 +200,18 @@ int lgfs_inode_get(struct lgfs_index *x, MDB_txn *t, uint64_t ino, struct lgfs_i
 	return 0;
 }
 
+int lgfs_inode_read(struct lgfs_index *x, uint64_t ino, struct lgfs_inode *out)
+{
+	MDB_txn *t;
+	int rc = lgfs_index_begin(x, 1, &t);
+
+	if (rc)
+		return rc;
+	rc = lgfs_inode_get(x, t, ino, out);
+	mdb_txn_abort(t);
+	return rc;
+}
+
 int lgfs_inode_put(struct lgfs_index *x, MDB_txn *t, const struct lgfs_inode *in)
 {
 	uint8_t kb[8];

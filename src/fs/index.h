@@ -70,6 +70,8 @@ int lgfs_index_set_applied(struct lgfs_index *x, MDB_txn *t, uint64_t applied, c
 
 int lgfs_inode_get(struct lgfs_index *x, MDB_txn *t, uint64_t ino, struct lgfs_inode *out);
 int lgfs_inode_put(struct lgfs_index *x, MDB_txn *t, const struct lgfs_inode *in);
+/* One inode, in a read transaction of its own. */
+int lgfs_inode_read(struct lgfs_index *x, uint64_t ino, struct lgfs_inode *out);
 
 /* -ENOENT when absent. */
 int lgfs_dirent_get(struct lgfs_index *x, MDB_txn *t, uint64_t parent, const char *name, size_t len,
