@@ -162,6 +162,16 @@ struct lgfs_chunk_writer;
 /* c is borrowed and must outlive the writer. */
 int lgfs_chunk_writer_new(struct lgfs_chunk_writer **out, struct lgfs_chunks *c);
 
+/* Like lgfs_chunk_writer_new, but the work runs in the background: _write
+ * only copies the bytes into a bounded queue (a few MiB; it waits when the
+ * queue is full) and returns, while two threads of the writer's own cut,
+ * hash and store them and hash the whole content, on other cores. The
+ * result is identical to the synchronous writer's. An error of the
+ * background work is returned by the next _write, _hole or _finish. _hole
+ * first waits for the queue to drain. For a stream that arrives in pieces
+ * over time (a file written sequentially through the mount). */
+int lgfs_chunk_writer_new_async(struct lgfs_chunk_writer **out, struct lgfs_chunks *c);
+
 /* Append n bytes of content (any piece size; boundaries do not depend on
  * it). Each chunk is hashed and put as soon as it is complete. After an
  * error every later call fails with the same code. */

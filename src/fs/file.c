@@ -81,6 +81,7 @@ int lgfs_ofile_get(struct lgfs_fs *fs, const struct lgfs_inode *in, struct ofile
 
 static void ofile_free(struct ofile *of)
 {
+	lgfs_chunk_writer_free(of->stream); /* an abandoned stream: its chunks stay unreferenced */
 	if (of->sfd >= 0)
 		close(of->sfd);
 	free(of->mem);
@@ -278,6 +279,110 @@ static int content_read(struct lgfs_fs *fs, struct ofile *of, uint64_t off, uint
 	return 0;
 }
 
+/* ---- streams: sequential writes cut while they arrive ---- */
+
+/* Forget everything staged and show the last committed version again. */
+static void ofile_revert(struct lgfs_fs *fs, struct ofile *of)
+{
+	struct lgfs_inode in;
+
+	lgfs_chunk_writer_free(of->stream);
+	of->stream = NULL;
+	of->next = 0;
+	free(of->mem);
+	of->mem = NULL;
+	of->memlen = 0;
+	of->dirty = 0;
+	of->base_pending = 0;
+	lgfs_manifest_reader_free(of->reader);
+	of->reader = NULL;
+	if (lgfs_inode_read(fs->index, of->ino, &in) == 0) {
+		of->has_base = memcmp(in.manifest, zero_id, 32) != 0;
+		memcpy(of->base, in.manifest, 32);
+		of->base_size = of->has_base ? in.size : 0;
+		of->base_limit = of->base_size;
+		of->size = in.size;
+		of->allocated = in.allocated;
+		of->mtime = in.mtime;
+	} else {
+		of->has_base = 0;
+		of->base_size = of->base_limit = of->size = 0;
+	}
+}
+
+/* The stream failed (its chunks could not be stored): the written bytes
+ * are lost, so the file shows its last committed version again and every
+ * later write, close or fsync through this open file reports the error,
+ * like a failed write-back; nothing partial becomes a version. */
+static int stream_failed(struct lgfs_fs *fs, struct ofile *of, int rc)
+{
+	lgfs_error_wrap(rc, "inode %llu: storing its written content; the unsaved writes are lost",
+			(unsigned long long)of->ino);
+	ofile_revert(fs, of);
+	of->werr = lgfs_fs_errno(rc);
+	return of->werr;
+}
+
+/* Turn the stream into an uncommitted manifest and make it the base, so
+ * reads, writes elsewhere and truncation work as for any file. */
+static int stream_settle(struct lgfs_fs *fs, struct ofile *of)
+{
+	uint8_t id[32], sha[32];
+	uint64_t size;
+	int rc;
+
+	if (!of->stream)
+		return 0;
+	rc = lgfs_chunk_writer_finish(of->stream, id, &size, sha);
+	if (rc)
+		return stream_failed(fs, of, rc);
+	lgfs_chunk_writer_free(of->stream);
+	of->stream = NULL;
+	memcpy(of->base, id, 32);
+	memcpy(of->pending_sha, sha, 32);
+	of->has_base = 1;
+	of->base_pending = 1;
+	of->base_size = of->base_limit = size;
+	of->allocated = size; /* a stream has no holes */
+	lgfs_manifest_reader_free(of->reader);
+	of->reader = NULL;
+	return 0;
+}
+
+/* Whether a write at off may start a stream: the file so far is exactly
+ * the bytes written from offset 0, all in memory, and it continues them. */
+static int stream_fits(const struct ofile *of, uint64_t off)
+{
+	if (off != of->size || (of->has_base && of->base_limit > 0))
+		return 0;
+	if (of->size == 0)
+		return of->next == 0;
+	return of->sfd < 0 && of->next == 1 && of->ext[0].s == 0 && of->ext[0].e == of->size &&
+	       of->memlen == of->size;
+}
+
+/* Start a stream with what is staged in memory. On failure nothing
+ * changes and the write takes the usual path. */
+static void stream_start(struct lgfs_fs *fs, struct ofile *of)
+{
+	struct lgfs_chunk_writer *w;
+
+	if (lgfs_chunk_writer_new_async(&w, fs->chunks)) {
+		lgfs_error_clear();
+		return;
+	}
+	if (of->memlen && lgfs_chunk_writer_write(w, of->mem, of->memlen)) {
+		lgfs_chunk_writer_free(w);
+		lgfs_error_clear();
+		return;
+	}
+	free(of->mem);
+	of->mem = NULL;
+	of->memlen = 0;
+	of->next = 0;
+	of->stream = w;
+}
+
 /* ---- versions ---- */
 
 int lgfs_ofile_commit(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struct ofile *of, uint16_t op)
@@ -288,10 +393,21 @@ int lgfs_ofile_commit(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struct 
 	uint64_t pos = 0, size, holes = 0;
 	int rc;
 
+	if (of->werr)
+		return of->werr;
 	if (op == LGFS_OP_WRITE && !of->dirty)
 		return 0;
 	if (fs->rdonly)
 		return -EROFS;
+	if ((rc = stream_settle(fs, of)))
+		return rc;
+	if (of->base_pending && of->next == 0 && of->size == of->base_size && of->base_limit == of->base_size) {
+		/* written sequentially and cut already: the manifest is ready */
+		memcpy(id, of->base, 32);
+		memcpy(sha, of->pending_sha, 32);
+		size = of->size;
+		goto record;
+	}
 	buf = malloc(COPY_CHUNK);
 	if (!buf)
 		return -ENOMEM;
@@ -331,6 +447,7 @@ int lgfs_ofile_commit(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struct 
 		rc = lgfs_fs_errno(rc);
 		goto out;
 	}
+record:
 	/* No sync here: the ledger's committer syncs the chunks before it
 	 * writes the batch holding this record (lgfs_ledger_set_presync), so a
 	 * durable record never names a chunk that is not durable. */
@@ -348,6 +465,7 @@ int lgfs_ofile_commit(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struct 
 	/* The new version is the base from now on. */
 	memcpy(of->base, id, 32);
 	of->has_base = 1;
+	of->base_pending = 0;
 	of->base_size = of->base_limit = size;
 	of->allocated = size - holes;
 	lgfs_manifest_reader_free(of->reader);
@@ -375,6 +493,8 @@ int lgfs_ofile_truncate(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struc
 
 	if (size > (1ull << 50))
 		return -EFBIG;
+	if ((rc = stream_settle(fs, of)))
+		return rc;
 	/* Keep the staged state so that a refused truncate changes nothing. */
 	if (old_next) {
 		saved = malloc(old_next * sizeof(*saved));
@@ -499,7 +619,9 @@ int lgfs_fs_read(struct lgfs_fs *fs, uint64_t fh, uint64_t off, void *buf, size_
 
 	*got = 0;
 	pthread_mutex_lock(&of->mu);
-	if (off < of->size) {
+	if (of->stream && off < of->size)
+		rc = stream_settle(fs, of);
+	if (!rc && off < of->size) {
 		size_t n = of->size - off < size ? (size_t)(of->size - off) : size;
 
 		rc = content_read(fs, of, off, buf, n);
@@ -548,6 +670,22 @@ int lgfs_fs_write(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t fh
 	if (off + size < off || off + size > (1ull << 50))
 		return -EFBIG;
 	pthread_mutex_lock(&of->mu);
+	if (of->werr) {
+		rc = of->werr;
+		goto out;
+	}
+	if (of->stream && off != of->size && (rc = stream_settle(fs, of)))
+		goto out;
+	if (!of->stream && off + size > MEM_STAGE_MAX && stream_fits(of, off))
+		stream_start(fs, of);
+	if (of->stream) {
+		/* the next piece of a sequential stream: cut in the background */
+		if ((rc = lgfs_chunk_writer_write(of->stream, buf, size))) {
+			rc = stream_failed(fs, of, rc);
+			goto out;
+		}
+		goto staged;
+	}
 	if (of->sfd < 0 && off + size <= MEM_STAGE_MAX) {
 		if (off + size > of->memlen) {
 			uint8_t *m = realloc(of->mem, (size_t)(off + size));
@@ -599,6 +737,7 @@ int lgfs_fs_write(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t fh
 	}
 	if ((rc = ext_add(of, off, off + size)))
 		goto out;
+staged:
 	if (off + size > of->size)
 		of->size = off + size;
 	of->dirty = 1;
@@ -732,12 +871,10 @@ static int make_parents(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, const
 int lgfs_fs_put_fd(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, const char *path, int fd, uint32_t mode,
 		   struct lgfs_stat *st)
 {
-	struct lgfs_inode in;
 	struct ofile *of = NULL;
 	uint64_t parent, fh = 0, pos = 0;
 	const char *leaf;
 	uint8_t *buf = NULL;
-	MDB_txn *t;
 	int rc;
 
 	if ((rc = make_parents(fs, ctx, path, &parent, &leaf)))
@@ -785,15 +922,7 @@ int lgfs_fs_put_fd(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, const char
 	pthread_mutex_lock(&of->mu);
 	if (rc) {
 		/* forget the partial input: the old version stays current */
-		of->next = 0;
-		of->dirty = 0;
-		if (lgfs_index_begin(fs->index, 1, &t) == 0) {
-			if (lgfs_inode_get(fs->index, t, of->ino, &in) == 0) {
-				of->size = in.size;
-				of->base_limit = of->base_size;
-			}
-			mdb_txn_abort(t);
-		}
+		ofile_revert(fs, of);
 	} else {
 		of->writer = *ctx;
 		rc = lgfs_ofile_commit(fs, ctx, of, LGFS_OP_WRITE);

@@ -517,6 +517,8 @@ void lgfs_fs_fill_stat(struct lgfs_fs *fs, const struct lgfs_inode *in, struct l
 			stored = of->allocated < of->base_limit ? of->allocated : of->base_limit;
 			for (i = 0; i < of->next; i++)
 				stored += of->ext[i].e - of->ext[i].s;
+			if (of->stream)
+				stored = of->size;
 			st->blocks = ((stored < of->size ? stored : of->size) + 511) / 512;
 			pthread_mutex_unlock(&of->mu);
 			lgfs_ofile_put(fs, of);

@@ -41,6 +41,15 @@ struct ofile {
 	size_t memlen;
 	struct extent *ext;          /* sorted, disjoint, non-adjacent */
 	size_t next, extcap;
+	/* A file written sequentially from offset 0 past MEM_STAGE_MAX is cut
+	 * into chunks while it is written: [0, size) is all in `stream` (no
+	 * extents, no base bytes). Anything but the next sequential write
+	 * settles it: the stream becomes an uncommitted manifest, used as the
+	 * base (base_pending), and the usual machinery takes over. */
+	struct lgfs_chunk_writer *stream;
+	int base_pending;            /* base is that manifest, not a committed version */
+	uint8_t pending_sha[32];     /* its whole-content SHA-256 */
+	int werr;                    /* -errno: staged writes were lost; every later write, close, fsync fails */
 	struct ofile *hnext;         /* hash chain */
 };
 

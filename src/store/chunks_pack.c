@@ -343,6 +343,7 @@ struct pack {
 	uint64_t synced;  /* bytes known durable (index watermark or last fdatasync) */
 	uint64_t indexed; /* the index's watermark */
 	int dirty;       /* written since the last sync */
+	uint64_t flushing; /* bytes handed to write-back early (WRITEBACK_STEP) */
 	int created;     /* created since the last sync: the directory needs an fsync */
 };
 
@@ -1460,6 +1461,22 @@ out:
 	return rc;
 }
 
+/* Start write-back of what was appended since the last call once it
+ * reaches WRITEBACK_STEP, without waiting for it: the disk then works while
+ * more chunks arrive, and the fdatasync before the next log batch has only
+ * the tail left. Advisory: a failure here is found by that fdatasync. */
+#define WRITEBACK_STEP (8u << 20)
+
+static void early_writeback(struct pack *p)
+{
+	if (p->flushing < p->synced)
+		p->flushing = p->synced;
+	if (p->scanned - p->flushing < WRITEBACK_STEP)
+		return;
+	(void)sync_file_range(p->fd, (off_t)p->flushing, (off_t)(p->scanned - p->flushing), SYNC_FILE_RANGE_WRITE);
+	p->flushing = p->scanned;
+}
+
 /* put: see chunks.h. The caller vouches that id = SHA-256(buf); a wrong id
  * is caught by get(), which always verifies. */
 static int pk_put(struct lgfs_chunks *c, const uint8_t id[32], const void *buf, size_t len)
@@ -1552,6 +1569,7 @@ static int pk_put(struct lgfs_chunks *c, const uint8_t id[32], const void *buf, 
 	pc->packs[pc->cur].scanned = off + total;
 	pc->packs[pc->cur].dirty = 1;
 	pc->uncommitted += total;
+	early_writeback(&pc->packs[pc->cur]);
 out:
 	if (locked)
 		pthread_mutex_unlock(&pc->mu);

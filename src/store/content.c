@@ -50,6 +50,7 @@
 #include "ledgerfs/hash.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -718,6 +719,28 @@ out:
 /* ---------------------------------------------------------------------- */
 /* Chunk writer                                                            */
 
+/* Background mode (lgfs_chunk_writer_new_async): the caller's bytes are
+ * copied into a ring of slots; a cutter thread chunks, hashes and stores
+ * them and a hasher thread computes the whole-content SHA-256, each walking
+ * the ring in order. A slot is free again when both have passed it. */
+#define RING_SLOTS 6
+#define SLOT_BYTES (1u << 20)
+
+struct ring {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;          /* any cursor moved, or quit */
+	uint8_t *slot[RING_SLOTS];
+	size_t len[RING_SLOTS];     /* bytes in each published slot */
+	size_t fill;                /* bytes in the slot being filled (index `published`) */
+	uint64_t published;         /* slots handed to the threads */
+	uint64_t cut, hashed;       /* slots each thread has finished */
+	int quit;
+	int err;                    /* the cutter's first error */
+	char msg[256];              /* and its message (error text is per thread) */
+	pthread_t cutter, hasher;
+	int started;                /* threads running */
+};
+
 /* See content.h. */
 struct lgfs_chunk_writer {
 	struct lgfs_chunks *store;     /* borrowed */
@@ -726,6 +749,7 @@ struct lgfs_chunk_writer {
 	uint8_t *pend;                 /* bytes of the current chunk not yet stored (LGFS_CDC_MAX) */
 	size_t npend;
 	struct mbuild mb;              /* the manifest being built */
+	struct ring *ring;             /* background mode; NULL for a synchronous writer */
 	int err;                       /* first error; every later call returns it */
 };
 
@@ -778,8 +802,239 @@ static int end_chunk(struct lgfs_chunk_writer *w)
 	return rc;
 }
 
-/* See content.h. Chunks wholly inside the caller's buffer are hashed and
- * stored from there; only a chunk spanning calls is copied. */
+/* Cut n bytes into chunks and store each complete one. Chunks wholly
+ * inside p are hashed and stored from there; only a chunk spanning calls
+ * is copied. The whole-content hash is the caller's business. */
+static int cut(struct lgfs_chunk_writer *w, const uint8_t *p, size_t n)
+{
+	size_t k;
+	int rc;
+
+	while (n) {
+		k = lgfs_cdc_next(&w->cdc, p, n);
+		if (k == n) {
+			memcpy(w->pend + w->npend, p, n);
+			w->npend += n;
+			break;
+		}
+		if (w->npend == 0) {
+			rc = emit(w, p, k);
+		} else {
+			memcpy(w->pend + w->npend, p, k);
+			rc = emit(w, w->pend, w->npend + k);
+			w->npend = 0;
+		}
+		if (rc)
+			return rc;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* ---- background mode ---- */
+
+/* Wait for the next published slot past *done; NULL once told to quit. */
+static const uint8_t *ring_next(struct ring *g, uint64_t done, size_t *n)
+{
+	const uint8_t *p = NULL;
+
+	pthread_mutex_lock(&g->mu);
+	while (done == g->published && !g->quit)
+		pthread_cond_wait(&g->cv, &g->mu);
+	if (done < g->published) {
+		p = g->slot[done % RING_SLOTS];
+		*n = g->len[done % RING_SLOTS];
+	}
+	pthread_mutex_unlock(&g->mu);
+	return p;
+}
+
+static void ring_advance(struct ring *g, uint64_t *cursor)
+{
+	pthread_mutex_lock(&g->mu);
+	(*cursor)++;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+static void *cutter_main(void *arg)
+{
+	struct lgfs_chunk_writer *w = arg;
+	struct ring *g = w->ring;
+	const uint8_t *p;
+	size_t n;
+
+	while ((p = ring_next(g, g->cut, &n))) {
+		/* after an error, keep consuming so the writer never waits forever */
+		if (!g->err) {
+			int rc = cut(w, p, n);
+
+			if (rc) {
+				pthread_mutex_lock(&g->mu);
+				g->err = rc;
+				snprintf(g->msg, sizeof(g->msg), "%s", lgfs_error_last());
+				pthread_mutex_unlock(&g->mu);
+			}
+		}
+		ring_advance(g, &g->cut);
+	}
+	return NULL;
+}
+
+static void *hasher_main(void *arg)
+{
+	struct lgfs_chunk_writer *w = arg;
+	struct ring *g = w->ring;
+	const uint8_t *p;
+	size_t n;
+
+	while ((p = ring_next(g, g->hashed, &n))) {
+		lgfs_sha256_ctx_update(w->whole, p, n);
+		ring_advance(g, &g->hashed);
+	}
+	return NULL;
+}
+
+/* Stop and join the threads (whatever is still queued is dropped). */
+static void ring_stop(struct ring *g)
+{
+	if (!g->started)
+		return;
+	pthread_mutex_lock(&g->mu);
+	g->quit = 1;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+	pthread_join(g->cutter, NULL);
+	pthread_join(g->hasher, NULL);
+	g->started = 0;
+}
+
+static void ring_free(struct ring *g)
+{
+	unsigned i;
+
+	if (!g)
+		return;
+	ring_stop(g);
+	for (i = 0; i < RING_SLOTS; i++)
+		free(g->slot[i]);
+	pthread_cond_destroy(&g->cv);
+	pthread_mutex_destroy(&g->mu);
+	free(g);
+}
+
+/* See content.h. */
+int lgfs_chunk_writer_new_async(struct lgfs_chunk_writer **out, struct lgfs_chunks *c)
+{
+	struct lgfs_chunk_writer *w;
+	struct ring *g;
+	unsigned i;
+	int rc;
+
+	rc = lgfs_chunk_writer_new(&w, c);
+	if (rc)
+		return rc;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		goto nomem;
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->cv, NULL);
+	w->ring = g;
+	for (i = 0; i < RING_SLOTS; i++)
+		if (!(g->slot[i] = malloc(SLOT_BYTES)))
+			goto nomem;
+	if (pthread_create(&g->cutter, NULL, cutter_main, w) != 0)
+		goto nothread;
+	if (pthread_create(&g->hasher, NULL, hasher_main, w) != 0) {
+		pthread_mutex_lock(&g->mu);
+		g->quit = 1;
+		pthread_cond_broadcast(&g->cv);
+		pthread_mutex_unlock(&g->mu);
+		pthread_join(g->cutter, NULL);
+		goto nothread;
+	}
+	g->started = 1;
+	*out = w;
+	return 0;
+nothread:
+	lgfs_chunk_writer_free(w);
+	return lgfs_error_set(LGFS_ENOMEM, "cannot start the chunk writer's threads");
+nomem:
+	lgfs_chunk_writer_free(w);
+	return lgfs_error_set(LGFS_ENOMEM, "out of memory creating a chunk writer");
+}
+
+/* The cutter's error, moved to this thread (0 if none). */
+static int ring_error(struct lgfs_chunk_writer *w)
+{
+	struct ring *g = w->ring;
+	int rc;
+
+	pthread_mutex_lock(&g->mu);
+	rc = g->err;
+	pthread_mutex_unlock(&g->mu);
+	if (rc)
+		w->err = lgfs_error_set(rc, "%s", g->msg);
+	return rc;
+}
+
+/* Hand the slot being filled to the threads. */
+static void ring_publish(struct ring *g)
+{
+	pthread_mutex_lock(&g->mu);
+	g->len[g->published % RING_SLOTS] = g->fill;
+	g->published++;
+	g->fill = 0;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+/* Publish what is filled and wait until both threads have caught up; the
+ * writer's state is then this thread's to use. */
+static int ring_drain(struct lgfs_chunk_writer *w)
+{
+	struct ring *g = w->ring;
+
+	if (g->fill)
+		ring_publish(g);
+	pthread_mutex_lock(&g->mu);
+	while (g->cut < g->published || g->hashed < g->published)
+		pthread_cond_wait(&g->cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+	return ring_error(w);
+}
+
+/* Copy n bytes into the ring, waiting for a free slot when it is full. */
+static int ring_write(struct lgfs_chunk_writer *w, const uint8_t *p, size_t n)
+{
+	struct ring *g = w->ring;
+
+	while (n) {
+		size_t take;
+
+		if (g->fill == 0) {
+			/* the slot at `published` must have been passed by both threads */
+			pthread_mutex_lock(&g->mu);
+			while (g->published - (g->cut < g->hashed ? g->cut : g->hashed) >= RING_SLOTS)
+				pthread_cond_wait(&g->cv, &g->mu);
+			pthread_mutex_unlock(&g->mu);
+			if (ring_error(w))
+				return w->err;
+		}
+		take = SLOT_BYTES - g->fill < n ? SLOT_BYTES - g->fill : n;
+		memcpy(g->slot[g->published % RING_SLOTS] + g->fill, p, take);
+		g->fill += take;
+		p += take;
+		n -= take;
+		if (g->fill == SLOT_BYTES)
+			ring_publish(g);
+	}
+	return 0;
+}
+
+/* ---- both modes ---- */
+
 /* The whole-content hash of one buffer, run on a second core. */
 struct whole_job {
 	struct lgfs_sha256_ctx *ctx;
@@ -800,43 +1055,24 @@ static void *whole_hash(void *arg)
  * passes are most of a version's cost. */
 #define WHOLE_PARALLEL_MIN (256u << 10)
 
+/* See content.h. */
 int lgfs_chunk_writer_write(struct lgfs_chunk_writer *w, const void *buf, size_t n)
 {
-	const uint8_t *p = buf;
-	struct whole_job job = { w->whole, p, n };
+	struct whole_job job = { w->whole, buf, n };
 	pthread_t tid;
-	int rc = 0, threaded = 0;
-	size_t k;
+	int rc, threaded = 0;
 
 	if (w->err)
 		return w->err;
 	if (!w->whole)
 		return lgfs_error_set(LGFS_EINVAL, "chunk writer already finished");
+	if (w->ring)
+		return ring_write(w, buf, n);
 	if (n >= WHOLE_PARALLEL_MIN && sysconf(_SC_NPROCESSORS_ONLN) > 1)
 		threaded = pthread_create(&tid, NULL, whole_hash, &job) == 0;
 	if (!threaded)
-		lgfs_sha256_ctx_update(w->whole, p, n);
-	while (n) {
-		k = lgfs_cdc_next(&w->cdc, p, n);
-		if (k == n) {
-			memcpy(w->pend + w->npend, p, n);
-			w->npend += n;
-			break;
-		}
-		if (w->npend == 0) {
-			/* whole chunk inside the caller's buffer: no copy */
-			rc = emit(w, p, k);
-		} else {
-			memcpy(w->pend + w->npend, p, k);
-			rc = emit(w, w->pend, w->npend + k);
-			w->npend = 0;
-		}
-		if (rc)
-			goto out;
-		p += k;
-		n -= k;
-	}
-out:
+		lgfs_sha256_ctx_update(w->whole, buf, n);
+	rc = cut(w, buf, n);
 	if (threaded)
 		pthread_join(tid, NULL);
 	if (rc)
@@ -857,6 +1093,8 @@ int lgfs_chunk_writer_hole(struct lgfs_chunk_writer *w, uint64_t len)
 		return lgfs_error_set(LGFS_EINVAL, "chunk writer already finished");
 	if (len == 0)
 		return 0;
+	if (w->ring && (rc = ring_drain(w)))
+		return rc;
 	if (len > UINT64_MAX - w->mb.size - w->npend) {
 		rc = lgfs_error_set(LGFS_ERANGE, "file size overflows");
 		goto out;
@@ -888,6 +1126,12 @@ int lgfs_chunk_writer_finish(struct lgfs_chunk_writer *w, uint8_t id_out[32],
 		return w->err;
 	if (!w->whole)
 		return lgfs_error_set(LGFS_EINVAL, "chunk writer already finished");
+	if (w->ring) {
+		rc = ring_drain(w);
+		ring_stop(w->ring);
+		if (rc)
+			return rc;
+	}
 	rc = end_chunk(w);
 	if (rc)
 		goto out;
@@ -911,6 +1155,7 @@ void lgfs_chunk_writer_free(struct lgfs_chunk_writer *w)
 {
 	if (!w)
 		return;
+	ring_free(w->ring); /* threads first: they use the rest */
 	if (w->whole)
 		lgfs_sha256_ctx_free(w->whole);
 	mb_free(&w->mb);

@@ -74,12 +74,34 @@ void lgfs_zpool_dctx_put(struct lgfs_zpool *p, ZSTD_DCtx *z)
 	ZSTD_freeDCtx(z);
 }
 
+/* Whether the first SAMPLE_LEN bytes look like random bytes (encrypted or
+ * already compressed data): the sum of squared byte counts estimates
+ * n^2 * sum(p^2); below n + n(n-1)/128 = 135136 the sample has more than 7
+ * bits of collision entropy per byte, hence more than 7 bits of Shannon
+ * entropy, and no entropy coder can save 1/8 of it. zstd is not even asked
+ * then. (Uniform bytes give 69616, standard deviation about 360.) */
+#define SAMPLE_LEN 4096u
+#define RANDOM_SUMSQ 135136u
+
+static int looks_random(const uint8_t *buf)
+{
+	uint32_t h[256] = { 0 };
+	uint64_t sq = 0;
+	unsigned i;
+
+	for (i = 0; i < SAMPLE_LEN; i++)
+		h[buf[i]]++;
+	for (i = 0; i < 256; i++)
+		sq += (uint64_t)h[i] * h[i];
+	return sq < RANDOM_SUMSQ;
+}
+
 size_t lgfs_zpool_compress(struct lgfs_zpool *p, uint8_t *out, const uint8_t *buf, size_t len)
 {
 	size_t cap = ZSTD_compressBound(len), r, res = 0;
 	ZSTD_CCtx *z;
 
-	if (len < SMALL_RAW)
+	if (len < SMALL_RAW || (len >= 2 * PROBE_LEN && looks_random(buf)))
 		return 0;
 	z = cctx_get(p);
 	if (!z)

@@ -27,8 +27,9 @@ void lgfs_zpool_destroy(struct lgfs_zpool *p);
 
 /* Compress buf into out (room for ZSTD_compressBound(len) bytes) with zstd
  * level 1. Returns the frame size when that saves at least 1/8, else 0:
- * store raw. Chunks over 32 KiB are probed on a 16 KiB prefix first, so
- * random or already-compressed data costs little. Never fails: any zstd
+ * store raw. Chunks of 32 KiB and more whose first 4 KiB look random (byte
+ * histogram) are stored raw at once; others are probed on a 16 KiB prefix
+ * first, so random or already-compressed data costs little. Never fails: any zstd
  * error just means raw. */
 size_t lgfs_zpool_compress(struct lgfs_zpool *p, uint8_t *out, const uint8_t *buf, size_t len);
 

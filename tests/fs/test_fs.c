@@ -23,6 +23,7 @@
 #include "ledgerfs/fsaudit.h"
 #include "ledgerfs/hash.h"
 #include "ledgerfs/ledger.h"
+#include "ledgerfs/sys.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE 1
@@ -328,6 +329,148 @@ static void test_content_versions(void **state)
 	free(back);
 }
 
+/* Write n bytes of p to fh in 1 MiB pieces from offset `from`. */
+static void write_pieces(struct fx *f, uint64_t fh, const uint8_t *p, size_t from, size_t to)
+{
+	while (from < to) {
+		size_t k = to - from < (1u << 20) ? to - from : (1u << 20);
+
+		assert_int_equal(lgfs_fs_write(f->fs, &f->ctx, fh, from, p + from, k), 0);
+		from += k;
+	}
+}
+
+static void check_content(struct fx *f, uint64_t ino, const uint8_t *want, size_t n)
+{
+	uint8_t *back = malloc(n + 1);
+	size_t got;
+
+	read_all(f, ino, back, n + 1, &got);
+	assert_int_equal(got, n);
+	assert_memory_equal(back, want, n);
+	free(back);
+}
+
+/* Files written sequentially from offset 0 are cut while they are written
+ * (a background stream); anything else on the open file settles the stream
+ * first. Every mix must give the same content as plain staging. */
+static void test_streamed_writes(void **state)
+{
+	struct fx *f = *state;
+	size_t n = 7u << 20, got;
+	uint8_t *p = malloc(n), *back = malloc(n);
+	struct lgfs_stat st, s2;
+	uint64_t fh, fh2;
+
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)((i * 2654435761u) >> 11);
+
+	/* 1. stream, read through a second handle mid-way, go on writing */
+	assert_int_equal(lgfs_fs_create(f->fs, &f->ctx, 1, "s1", 0644, O_WRONLY, &st, &fh), 0);
+	write_pieces(f, fh, p, 0, 5u << 20);
+	assert_int_equal(lgfs_fs_getattr(f->fs, st.ino, &s2), 0);
+	assert_int_equal(s2.size, 5u << 20);
+	assert_true(s2.blocks >= (5u << 20) / 512); /* du counts what is written */
+	assert_int_equal(lgfs_fs_open_file(f->fs, &f->ctx, st.ino, O_RDONLY, &fh2), 0);
+	assert_int_equal(lgfs_fs_read(f->fs, fh2, (3u << 20) - 7, back, 100, &got), 0);
+	assert_int_equal(got, 100);
+	assert_memory_equal(back, p + (3u << 20) - 7, 100);
+	write_pieces(f, fh, p, 5u << 20, n);
+	assert_int_equal(lgfs_fs_read(f->fs, fh2, n - 50, back, 100, &got), 0);
+	assert_int_equal(got, 50);
+	assert_memory_equal(back, p + n - 50, 50);
+	assert_int_equal(lgfs_fs_release(f->fs, &f->ctx, fh2), 0);
+	assert_int_equal(lgfs_fs_fsync(f->fs, &f->ctx, fh), 0);
+	assert_int_equal(lgfs_fs_release(f->fs, &f->ctx, fh), 0);
+	check_content(f, st.ino, p, n);
+
+	/* 2. stream, then a write back near the start, then more at the end */
+	assert_int_equal(lgfs_fs_create(f->fs, &f->ctx, 1, "s2", 0644, O_WRONLY, &st, &fh), 0);
+	write_pieces(f, fh, p, 0, 4u << 20);
+	p[100] ^= 0xff;
+	assert_int_equal(lgfs_fs_write(f->fs, &f->ctx, fh, 100, p + 100, 1), 0);
+	write_pieces(f, fh, p, 4u << 20, n);
+	assert_int_equal(lgfs_fs_release(f->fs, &f->ctx, fh), 0);
+	check_content(f, st.ino, p, n);
+	p[100] ^= 0xff;
+
+	/* 3. stream, truncate the open file, write on from the cut */
+	assert_int_equal(lgfs_fs_create(f->fs, &f->ctx, 1, "s3", 0644, O_RDWR, &st, &fh), 0);
+	write_pieces(f, fh, p, 0, 3u << 20);
+	{
+		struct lgfs_setattr sa = { LGFS_SET_SIZE, 0, 0, 0, (2u << 20) + 5, 0, 0 };
+
+		assert_int_equal(lgfs_fs_setattr(f->fs, &f->ctx, st.ino, fh, &sa, &s2), 0);
+		assert_int_equal(s2.size, (2u << 20) + 5);
+	}
+	write_pieces(f, fh, p, (2u << 20) + 5, n);
+	assert_int_equal(lgfs_fs_release(f->fs, &f->ctx, fh), 0);
+	check_content(f, st.ino, p, n);
+
+	/* 4. O_TRUNC over an existing file, written again sequentially */
+	assert_int_equal(lgfs_fs_open_file(f->fs, &f->ctx, st.ino, O_WRONLY | O_TRUNC, &fh), 0);
+	write_pieces(f, fh, p + 1, 0, n - 1);
+	assert_int_equal(lgfs_fs_release(f->fs, &f->ctx, fh), 0);
+	check_content(f, st.ino, p + 1, n - 1);
+
+	assert_int_equal(audit_findings(f, NULL, 0), 0);
+	reopen(f);
+	assert_int_equal(audit_findings(f, NULL, 0), 0);
+	free(p);
+	free(back);
+}
+
+static ssize_t pwritev_enospc(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	(void)fd;
+	(void)iov;
+	(void)cnt;
+	(void)off;
+	errno = ENOSPC;
+	return -1;
+}
+
+/* The store failing under a stream: the error reaches a later write or
+ * the fsync, nothing partial becomes a version, the open file keeps
+ * failing, and once it is closed the file works again. */
+static void test_streamed_write_failure(void **state)
+{
+	struct fx *f = *state;
+	size_t n = 12u << 20, from = 0;
+	uint8_t *p = malloc(n);
+	struct lgfs_stat st, s2;
+	uint64_t fh;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)((i * 2654435761u) >> 9);
+	write_file(f, 1, "keep", "old content", 11, &st);
+	assert_int_equal(lgfs_fs_open_file(f->fs, &f->ctx, st.ino, O_WRONLY | O_TRUNC, &fh), 0);
+	lgfs_sys.pwritev = pwritev_enospc;
+	while (from < n && rc == 0) {
+		rc = lgfs_fs_write(f->fs, &f->ctx, fh, from, p + from, 1u << 20);
+		from += 1u << 20;
+	}
+	if (rc == 0)
+		rc = lgfs_fs_fsync(f->fs, &f->ctx, fh);
+	lgfs_sys_reset();
+	assert_int_equal(rc, -ENOSPC);
+	/* the open file keeps reporting it; the last version (empty, from the
+	 * O_TRUNC) is what the file shows */
+	assert_int_equal(lgfs_fs_write(f->fs, &f->ctx, fh, 0, "x", 1), -ENOSPC);
+	assert_int_equal(lgfs_fs_fsync(f->fs, &f->ctx, fh), -ENOSPC);
+	assert_int_equal(lgfs_fs_getattr(f->fs, st.ino, &s2), 0);
+	assert_int_equal(s2.size, 0);
+	assert_int_equal(lgfs_fs_release(f->fs, &f->ctx, fh), -ENOSPC);
+	/* a new open works */
+	assert_int_equal(lgfs_fs_open_file(f->fs, &f->ctx, st.ino, O_WRONLY, &fh), 0);
+	write_pieces(f, fh, p, 0, n);
+	assert_int_equal(lgfs_fs_release(f->fs, &f->ctx, fh), 0);
+	check_content(f, st.ino, p, n);
+	assert_int_equal(audit_findings(f, NULL, 0), 0);
+	free(p);
+}
+
 static void test_xattrs_setattr(void **state)
 {
 	struct fx *f = *state;
@@ -482,6 +625,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hardlinks_and_unlinked_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_content_versions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_streamed_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_streamed_write_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xattrs_setattr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readdir_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_and_index_tamper, setup, teardown),
