@@ -37,6 +37,12 @@ struct lgfs_chunks {
 	int (*sync)(struct lgfs_chunks *c);
 	/* Release the store; does not sync. */
 	void (*close)(struct lgfs_chunks *c);
+	/* version >= 2, optional: get n chunks, likely stored next to each
+	 * other (the next chunks of a file read in order); outs[i] and rcs[i]
+	 * get what get() would give for ids[i]. Returns 0; the results are in
+	 * rcs. For read-ahead: it may read in larger units than get. */
+	int (*get_many)(struct lgfs_chunks *c, const uint8_t (*ids)[32], size_t n, struct lgfs_buf *outs,
+			int *rcs);
 };
 
 /* Open by URI: "file:///abs/dir" or a plain directory path (created if missing
@@ -46,6 +52,9 @@ int lgfs_chunks_open(struct lgfs_chunks **out, const char *uri, int create);
 int lgfs_chunks_put(struct lgfs_chunks *c, const uint8_t id[32], const void *buf, size_t len);
 int lgfs_chunks_get(struct lgfs_chunks *c, const uint8_t id[32], struct lgfs_buf *out);
 int lgfs_chunks_has(struct lgfs_chunks *c, const uint8_t id[32]);
+/* get_many when the store has it, else one get per id. */
+void lgfs_chunks_get_many(struct lgfs_chunks *c, const uint8_t (*ids)[32], size_t n, struct lgfs_buf *outs,
+			  int *rcs);
 int lgfs_chunks_iterate(struct lgfs_chunks *c, lgfs_chunk_cb cb, void *payload);
 int lgfs_chunks_sync(struct lgfs_chunks *c);
 void lgfs_chunks_close(struct lgfs_chunks *c);

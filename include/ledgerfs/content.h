@@ -197,7 +197,11 @@ void lgfs_chunk_writer_free(struct lgfs_chunk_writer *w);
  * Manifest reader: random-access reads of one file version, fetching only
  * the chunks (and, for split manifests, the parts) a read touches; every
  * chunk is verified by the store's get(). It keeps the last chunk it fetched,
- * so sequential reads smaller than a chunk fetch each chunk once. For a cache
+ * so sequential reads smaller than a chunk fetch each chunk once. After
+ * three chunks read in order it reads ahead: a thread of its own fetches
+ * the next chunks (lgfs_chunks_get_many, up to 32 of them) while the caller
+ * copies; a read elsewhere drops them. Errors are still reported by the
+ * read that needs the chunk. For a cache
  * shared between readers, pass a struct lgfs_chunks that caches (any
  * implementation of the interface). Not thread-safe: one per open file
  * handle, or lock around it.

@@ -11,6 +11,11 @@
  * version: the content is streamed through the chunker (unchanged chunks
  * dedupe against the store), a manifest is stored, and one write record
  * names it.
+ *
+ * A file written in order from offset 0 past MEM_STAGE_MAX skips staging:
+ * its writes go to a background chunk writer as they arrive (a stream), so
+ * the version is nearly built when the file is closed. Any other access
+ * settles the stream into an uncommitted manifest that serves as the base.
  */
 #include "fs_internal.h"
 

@@ -103,6 +103,18 @@ int lgfs_chunks_put(struct lgfs_chunks *c, const uint8_t id[32], const void *buf
 }
 
 /* See chunks.h. */
+void lgfs_chunks_get_many(struct lgfs_chunks *c, const uint8_t (*ids)[32], size_t n, struct lgfs_buf *outs,
+			  int *rcs)
+{
+	size_t i;
+
+	if (c->version >= 2 && c->get_many && c->get_many(c, ids, n, outs, rcs) == 0)
+		return;
+	for (i = 0; i < n; i++)
+		rcs[i] = lgfs_chunks_get(c, ids[i], &outs[i]);
+}
+
+/* See chunks.h. */
 int lgfs_chunks_get(struct lgfs_chunks *c, const uint8_t id[32], struct lgfs_buf *out)
 {
 	if (!c->get)

@@ -344,6 +344,7 @@ struct pack {
 	uint64_t indexed; /* the index's watermark */
 	int dirty;       /* written since the last sync */
 	uint64_t flushing; /* bytes handed to write-back early (WRITEBACK_STEP) */
+	int dfd;         /* O_DIRECT descriptor for read-ahead, -1 until opened (guarded by rw) */
 	int created;     /* created since the last sync: the directory needs an fsync */
 };
 
@@ -366,6 +367,8 @@ static struct ix *ix_list;
 
 /* The store. The interface comes first so a struct lgfs_chunks * is also a
  * struct pack_chunks *. Lock order: sync_mu, then mu, then rw. */
+#define SPAN_BUFS 4 /* idle get_many buffers kept */
+
 struct pack_chunks {
 	struct lgfs_chunks base;
 	char *root;              /* store directory, for messages and LMDB */
@@ -389,6 +392,11 @@ struct pack_chunks {
 	uint64_t uncommitted;    /* pack bytes appended or scanned since the last commit */
 
 	struct lgfs_zpool zp;    /* zstd contexts (own lock: gets must not wait for puts) */
+
+	pthread_mutex_t span_mu; /* idle aligned buffers for get_many */
+	uint8_t *spans[SPAN_BUFS];
+	int nspans;
+	int no_direct;           /* O_DIRECT refused here: get_many reads buffered */
 
 	pthread_mutex_t sync_mu; /* one sync (and commit) at a time */
 };
@@ -607,6 +615,7 @@ static int pack_slot(struct pack_chunks *pc, uint32_t n)
 	for (; pc->npacks <= n; pc->npacks++) {
 		memset(&pc->packs[pc->npacks], 0, sizeof(struct pack));
 		pc->packs[pc->npacks].fd = -1;
+		pc->packs[pc->npacks].dfd = -1;
 	}
 out:
 	pthread_rwlock_unlock(&pc->rw);
@@ -1605,30 +1614,85 @@ static int find(struct pack_chunks *pc, const uint8_t id[32], struct loc *l)
 /* get: see chunks.h. The location comes from a cache, so every field is
  * checked against the object's own header, and the bytes are handed out
  * only after SHA-256 matched. */
+/* Check an object header read from the pack against the index's location. */
+static int obj_check(const char *hex, const struct loc *l, const uint8_t hdr[OBJ_HDR],
+		     const uint8_t id[32], struct loc *h)
+{
+	if (obj_header_parse(hdr, h) != 0 || memcmp(hdr + 16, id, 32) != 0 || h->fmt != l->fmt ||
+	    h->plain != l->plain || h->stored != l->stored)
+		return lgfs_error_set(LGFS_ECORRUPT, "chunk %s: pack %08u offset %llu does not hold"
+				      " it (damaged object header or pack)", hex, l->pack,
+				      (unsigned long long)l->off);
+	return 0;
+}
+
+/* Decompress a zstd payload of h->stored bytes into out (h->plain bytes). */
+static int obj_inflate(struct pack_chunks *pc, const char *hex, const struct loc *h, const uint8_t *z,
+		       struct lgfs_buf *out)
+{
+	ZSTD_DCtx *dz;
+	size_t d;
+	int rc;
+
+	if (ZSTD_getFrameContentSize(z, h->stored) != h->plain || ZSTD_findFrameCompressedSize(z, h->stored) != h->stored)
+		return lgfs_error_set(LGFS_ECORRUPT, "chunk %s: damaged zstd frame", hex);
+	if ((rc = lgfs_buf_reserve(out, h->plain ? h->plain : 1)))
+		return rc;
+	dz = lgfs_zpool_dctx_get(&pc->zp);
+	if (!dz)
+		return lgfs_error_set(LGFS_ENOMEM, "out of memory reading chunk %s", hex);
+	d = ZSTD_decompressDCtx(dz, out->data, h->plain, z, h->stored);
+	lgfs_zpool_dctx_put(&pc->zp, dz);
+	if (ZSTD_isError(d) || d != h->plain)
+		return lgfs_error_set(LGFS_ECORRUPT, "chunk %s: zstd: %s", hex,
+				      ZSTD_isError(d) ? ZSTD_getErrorName(d) : "wrong length");
+	return 0;
+}
+
+/* The plain bytes (h->plain of them in out->data) must hash to the id. */
+static int obj_verify(const char *hex, const uint8_t id[32], const struct loc *h, struct lgfs_buf *out)
+{
+	uint8_t sum[32];
+	char got[65];
+
+	lgfs_sha256(sum, out->data, h->plain);
+	if (memcmp(sum, id, 32) != 0) {
+		lgfs_hex(got, sum, 32);
+		return lgfs_error_set(LGFS_ECORRUPT, "chunk %s is corrupt: its content hashes to %s", hex, got);
+	}
+	out->len = h->plain;
+	return 0;
+}
+
+/* Where id is, for reading: 0 with *l set, else an error. */
+static int locate(struct pack_chunks *pc, const uint8_t id[32], const char *hex, struct loc *l)
+{
+	int rc = find(pc, id, l);
+
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return lgfs_error_set(LGFS_ENOTFOUND, "chunk %s not found", hex);
+	if (l->flags & F_DAMAGED)
+		return lgfs_error_set(LGFS_ECORRUPT, "chunk %s is damaged (pack %08u, offset %llu:"
+				      " check failed)", hex, l->pack, (unsigned long long)l->off);
+	return 0;
+}
+
+/* get: see chunks.h. Every read is verified against the id. */
 static int pk_get(struct lgfs_chunks *c, const uint8_t id[32], struct lgfs_buf *out)
 {
 	struct pack_chunks *pc = (struct pack_chunks *)c;
-	uint8_t hdr[OBJ_HDR], *z = NULL, sum[32];
-	char hex[65], got[65];
+	uint8_t hdr[OBJ_HDR], *z = NULL;
+	char hex[65];
 	struct loc l, h;
-	ZSTD_DCtx *dz = NULL;
 	ssize_t r;
 	int rc, fd;
 
 	lgfs_buf_reset(out);
 	lgfs_hex(hex, id, 32);
-	rc = find(pc, id, &l);
-	if (rc < 0)
+	if ((rc = locate(pc, id, hex, &l)))
 		goto out;
-	if (rc == 0) {
-		rc = lgfs_error_set(LGFS_ENOTFOUND, "chunk %s not found", hex);
-		goto out;
-	}
-	if (l.flags & F_DAMAGED) {
-		rc = lgfs_error_set(LGFS_ECORRUPT, "chunk %s is damaged (pack %08u, offset %llu:"
-				    " check failed)", hex, l.pack, (unsigned long long)l.off);
-		goto out;
-	}
 	rc = pack_fd(pc, l.pack, &fd);
 	if (rc) {
 		rc = lgfs_error_wrap(rc, "chunk %s", hex);
@@ -1639,70 +1703,214 @@ static int pk_get(struct lgfs_chunks *c, const uint8_t id[32], struct lgfs_buf *
 		rc = lgfs_error_errno(LGFS_EIO, "reading chunk %s", hex);
 		goto out;
 	}
-	if (r < OBJ_HDR || obj_header_parse(hdr, &h) != 0 || memcmp(hdr + 16, id, 32) != 0 ||
-	    h.fmt != l.fmt || h.plain != l.plain || h.stored != l.stored) {
-		rc = lgfs_error_set(LGFS_ECORRUPT, "chunk %s: pack %08u offset %llu does not hold"
-				    " it (damaged object header or pack)", hex, l.pack,
-				    (unsigned long long)l.off);
+	if (r < OBJ_HDR) {
+		rc = lgfs_error_set(LGFS_ECORRUPT, "chunk %s: pack %08u is truncated", hex, l.pack);
 		goto out;
 	}
-	rc = lgfs_buf_reserve(out, h.plain ? h.plain : 1);
-	if (rc)
+	if ((rc = obj_check(hex, &l, hdr, id, &h)))
 		goto out;
 	if (h.fmt == FMT_RAW) {
-		r = lgfs_sys_pread_full(fd, out->data, h.plain, (off_t)(l.off + OBJ_HDR));
-		if (r < 0 || (uint64_t)r != h.plain) {
-			rc = r < 0 ? lgfs_error_errno(LGFS_EIO, "reading chunk %s", hex)
-				   : lgfs_error_set(LGFS_ECORRUPT, "chunk %s: pack %08u is truncated",
-						    hex, l.pack);
+		/* straight into out: no copy */
+		if ((rc = lgfs_buf_reserve(out, h.plain ? h.plain : 1)))
 			goto out;
-		}
+		r = lgfs_sys_pread_full(fd, out->data, h.plain, (off_t)(l.off + OBJ_HDR));
 	} else {
-		size_t d;
-
 		z = malloc(h.stored);
 		if (!z) {
 			rc = lgfs_error_set(LGFS_ENOMEM, "out of memory reading chunk %s", hex);
 			goto out;
 		}
 		r = lgfs_sys_pread_full(fd, z, h.stored, (off_t)(l.off + OBJ_HDR));
-		if (r < 0 || (uint64_t)r != h.stored) {
-			rc = r < 0 ? lgfs_error_errno(LGFS_EIO, "reading chunk %s", hex)
-				   : lgfs_error_set(LGFS_ECORRUPT, "chunk %s: pack %08u is truncated",
-						    hex, l.pack);
-			goto out;
-		}
-		if (ZSTD_getFrameContentSize(z, h.stored) != h.plain ||
-		    ZSTD_findFrameCompressedSize(z, h.stored) != h.stored) {
-			rc = lgfs_error_set(LGFS_ECORRUPT, "chunk %s: damaged zstd frame", hex);
-			goto out;
-		}
-		dz = lgfs_zpool_dctx_get(&pc->zp);
-		if (!dz) {
-			rc = lgfs_error_set(LGFS_ENOMEM, "out of memory reading chunk %s", hex);
-			goto out;
-		}
-		d = ZSTD_decompressDCtx(dz, out->data, h.plain, z, h.stored);
-		if (ZSTD_isError(d) || d != h.plain) {
-			rc = lgfs_error_set(LGFS_ECORRUPT, "chunk %s: zstd: %s", hex,
-					    ZSTD_isError(d) ? ZSTD_getErrorName(d) : "wrong length");
-			goto out;
-		}
 	}
-	lgfs_sha256(sum, out->data, h.plain);
-	if (memcmp(sum, id, 32) != 0) {
-		lgfs_hex(got, sum, 32);
-		rc = lgfs_error_set(LGFS_ECORRUPT, "chunk %s is corrupt: its content hashes to %s",
-				    hex, got);
+	if (r < 0 || (uint64_t)r != h.stored) {
+		rc = r < 0 ? lgfs_error_errno(LGFS_EIO, "reading chunk %s", hex)
+			   : lgfs_error_set(LGFS_ECORRUPT, "chunk %s: pack %08u is truncated", hex, l.pack);
 		goto out;
 	}
-	out->len = h.plain;
+	if (z && (rc = obj_inflate(pc, hex, &h, z, out)))
+		goto out;
+	rc = obj_verify(hex, id, &h, out);
 out:
 	if (rc)
 		out->len = 0;
-	lgfs_zpool_dctx_put(&pc->zp, dz);
 	free(z);
 	return rc;
+}
+
+/* ---- get_many: sequential read-ahead in large direct reads ---- */
+
+/* The chunks of a file written in order lie one after the other in a pack.
+ * get_many reads such a run with one O_DIRECT read (aligned to DIO_ALIGN)
+ * instead of a buffered read per chunk: large reads keep the disk busy, and
+ * the bytes do not pass through (and crowd) the page cache, which the
+ * kernel fills again for the FUSE file anyway. Objects further apart than
+ * RUN_GAP, in another pack, or out of order end a run; a run of one object,
+ * or a file system without O_DIRECT, takes the buffered path. Dirty pages
+ * of a range are written back by the kernel before a direct read of it. */
+#define DIO_ALIGN 4096u
+#define RUN_GAP (64u << 10)
+#define RUN_MAX (4u << 20)
+
+static uint64_t obj_bytes(const struct loc *l)
+{
+	return OBJ_HDR + (uint64_t)l->stored + OBJ_TRAILER;
+}
+
+static uint8_t *span_get(struct pack_chunks *pc)
+{
+	void *p = NULL;
+
+	pthread_mutex_lock(&pc->span_mu);
+	if (pc->nspans)
+		p = pc->spans[--pc->nspans];
+	pthread_mutex_unlock(&pc->span_mu);
+	if (!p && posix_memalign(&p, DIO_ALIGN, RUN_MAX + OBJ_MAX + 2 * DIO_ALIGN))
+		p = NULL;
+	return p;
+}
+
+static void span_put(struct pack_chunks *pc, uint8_t *p)
+{
+	pthread_mutex_lock(&pc->span_mu);
+	if (pc->nspans < SPAN_BUFS) {
+		pc->spans[pc->nspans++] = p;
+		p = NULL;
+	}
+	pthread_mutex_unlock(&pc->span_mu);
+	free(p);
+}
+
+/* The pack's O_DIRECT descriptor: 0 with *out, or -1 (no direct reads). */
+static int pack_dfd(struct pack_chunks *pc, uint32_t n, int *out)
+{
+	char name[24];
+	int fd;
+
+	if (__atomic_load_n(&pc->no_direct, __ATOMIC_RELAXED))
+		return -1;
+	pthread_rwlock_rdlock(&pc->rw);
+	fd = n < pc->npacks ? pc->packs[n].dfd : -1;
+	pthread_rwlock_unlock(&pc->rw);
+	if (fd >= 0) {
+		*out = fd;
+		return 0;
+	}
+	pack_name(name, n);
+	fd = lgfs_sys.openat(pc->packsfd, name, O_RDONLY | O_DIRECT | O_CLOEXEC, 0);
+	if (fd < 0) {
+		if (errno == EINVAL)
+			__atomic_store_n(&pc->no_direct, 1, __ATOMIC_RELAXED);
+		return -1;
+	}
+	pthread_rwlock_wrlock(&pc->rw);
+	if (n < pc->npacks && pc->packs[n].dfd < 0) {
+		pc->packs[n].dfd = fd;
+	} else {
+		lgfs_sys.close(fd);
+		fd = n < pc->npacks ? pc->packs[n].dfd : -1;
+	}
+	pthread_rwlock_unlock(&pc->rw);
+	if (fd < 0)
+		return -1;
+	*out = fd;
+	return 0;
+}
+
+/* Objects first..first+k-1 (locations ls) from one direct read; 0, or -1
+ * when the direct read is not possible (the caller falls back). */
+static int run_read(struct pack_chunks *pc, const uint8_t (*ids)[32], const struct loc *ls, size_t k,
+		    struct lgfs_buf *outs, int *rcs)
+{
+	uint64_t start = ls[0].off & ~(uint64_t)(DIO_ALIGN - 1), end = ls[k - 1].off + obj_bytes(&ls[k - 1]);
+	uint64_t want = ((end + DIO_ALIGN - 1) & ~(uint64_t)(DIO_ALIGN - 1)) - start, got = 0;
+	uint8_t *span;
+	size_t i;
+	int fd;
+
+	if (pack_dfd(pc, ls[0].pack, &fd) != 0 || !(span = span_get(pc)))
+		return -1;
+	while (got < want) {
+		ssize_t r = lgfs_sys.pread(fd, span + got, want - got, (off_t)(start + got));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EINVAL)
+			__atomic_store_n(&pc->no_direct, 1, __ATOMIC_RELAXED);
+		if (r <= 0)
+			break;
+		got += (uint64_t)r;
+		if (got % DIO_ALIGN)
+			break; /* end of the file */
+	}
+	if (got < end - start) {
+		span_put(pc, span);
+		return -1; /* short: the buffered path says what is wrong */
+	}
+	for (i = 0; i < k; i++) {
+		const uint8_t *o = span + (ls[i].off - start);
+		struct lgfs_buf *out = &outs[i];
+		char hex[65];
+		struct loc h;
+		int rc;
+
+		lgfs_buf_reset(out);
+		lgfs_hex(hex, ids[i], 32);
+		rc = obj_check(hex, &ls[i], o, ids[i], &h);
+		if (!rc && h.fmt == FMT_RAW) {
+			rc = lgfs_buf_reserve(out, h.plain ? h.plain : 1);
+			if (!rc)
+				memcpy(out->data, o + OBJ_HDR, h.plain);
+		} else if (!rc) {
+			rc = obj_inflate(pc, hex, &h, o + OBJ_HDR, out);
+		}
+		if (!rc)
+			rc = obj_verify(hex, ids[i], &h, out);
+		if (rc)
+			out->len = 0;
+		rcs[i] = rc;
+	}
+	span_put(pc, span);
+	return 0;
+}
+
+/* get_many: see chunks.h. */
+static int pk_get_many(struct lgfs_chunks *c, const uint8_t (*ids)[32], size_t n, struct lgfs_buf *outs, int *rcs)
+{
+	struct pack_chunks *pc = (struct pack_chunks *)c;
+	struct loc *ls = malloc((n ? n : 1) * sizeof(*ls));
+	char *ok = malloc(n ? n : 1);
+	size_t i, j;
+	char hex[65];
+
+	if (!ls || !ok) {
+		free(ls);
+		free(ok);
+		for (i = 0; i < n; i++)
+			rcs[i] = pk_get(c, ids[i], &outs[i]);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		lgfs_hex(hex, ids[i], 32);
+		ok[i] = locate(pc, ids[i], hex, &ls[i]) == 0;
+		if (!ok[i])
+			lgfs_error_clear();
+	}
+	for (i = 0; i < n; i = j) {
+		uint64_t end = ok[i] ? ls[i].off + obj_bytes(&ls[i]) : 0;
+
+		for (j = i + 1; ok[i] && j < n && ok[j] && ls[j].pack == ls[i].pack && ls[j].off >= end &&
+			     ls[j].off - end <= RUN_GAP && ls[j].off + obj_bytes(&ls[j]) - ls[i].off <= RUN_MAX; j++)
+			end = ls[j].off + obj_bytes(&ls[j]);
+		if (j - i < 2 || run_read(pc, ids + i, ls + i, j - i, outs + i, rcs + i) != 0) {
+			size_t k;
+
+			for (k = i; k < j; k++)
+				rcs[k] = pk_get(c, ids[k], &outs[k]);
+		}
+	}
+	free(ls);
+	free(ok);
+	return 0;
 }
 
 /* has: see chunks.h. An object a scan found damaged counts as absent, so
@@ -1953,9 +2161,15 @@ static void pk_close(struct lgfs_chunks *c)
 		pthread_mutex_unlock(&pc->sync_mu);
 	}
 	ix_release(pc->ix);
-	for (n = 0; n < pc->npacks; n++)
+	for (n = 0; n < pc->npacks; n++) {
 		if (pc->packs[n].fd >= 0)
 			lgfs_sys.close(pc->packs[n].fd);
+		if (pc->packs[n].dfd >= 0)
+			lgfs_sys.close(pc->packs[n].dfd);
+	}
+	while (pc->nspans)
+		free(pc->spans[--pc->nspans]);
+	pthread_mutex_destroy(&pc->span_mu);
 	lgfs_zpool_destroy(&pc->zp);
 	if (pc->lockfd >= 0)
 		lgfs_sys.close(pc->lockfd); /* releases the flock */
@@ -2055,8 +2269,9 @@ int lgfs_chunks_pack_open(struct lgfs_chunks **out, const char *dir, int create)
 	pthread_rwlock_init(&pc->rw, NULL);
 	pthread_mutex_init(&pc->mu, NULL);
 	pthread_mutex_init(&pc->sync_mu, NULL);
+	pthread_mutex_init(&pc->span_mu, NULL);
 	lgfs_zpool_init(&pc->zp);
-	pc->base.version = 1;
+	pc->base.version = 2;
 	pc->base.scheme = "file";
 	pc->base.put = pk_put;
 	pc->base.get = pk_get;
@@ -2064,6 +2279,7 @@ int lgfs_chunks_pack_open(struct lgfs_chunks **out, const char *dir, int create)
 	pc->base.iterate = pk_iterate;
 	pc->base.sync = pk_sync;
 	pc->base.close = pk_close;
+	pc->base.get_many = pk_get_many;
 	pc->roll_bytes = roll_bytes();
 
 	pc->rootfd = lgfs_sys.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);

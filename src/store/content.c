@@ -1168,8 +1168,44 @@ void lgfs_chunk_writer_free(struct lgfs_chunk_writer *w)
 
 static int reader_load_part(struct lgfs_manifest_reader *r, uint32_t i);
 
+/* Read-ahead: once a reader has fetched three chunks in file order, a
+ * thread of its own fetches and verifies the next PF_SLOTS chunks of the
+ * loaded part while the caller copies out the current one, so the disk,
+ * the SHA-256 checks and the caller overlap. A read elsewhere drops what
+ * was fetched ahead. */
+#define PF_SLOTS 32
+#define PF_AFTER 2 /* consecutive chunks that make a reader sequential */
+
+enum { PF_FREE, PF_QUEUED, PF_BUSY, PF_DONE };
+
+struct pf_slot {
+	int state;
+	int drop;              /* BUSY, no longer wanted: free it when done */
+	uint64_t order;        /* queue order */
+	int64_t part;          /* which entry: part and index in it */
+	uint32_t ei;
+	uint8_t id[32];
+	struct lgfs_buf buf;   /* the chunk, when DONE */
+	int rc;                /* and the result of fetching it */
+	char msg[256];
+};
+
+struct prefetch {
+	struct lgfs_chunks *store; /* borrowed */
+	pthread_mutex_t mu;
+	pthread_cond_t work;       /* a slot was queued, or quit */
+	pthread_cond_t done;       /* a slot became DONE or FREE */
+	pthread_t tid;
+	int quit;
+	int waiting;               /* the reader waits for a slot */
+	int dead;                  /* the thread has stopped */
+	uint64_t order;
+	struct pf_slot s[PF_SLOTS];
+};
+
 /* See content.h. Holds the root and at most one part's entries (with their
- * offsets) and one chunk, whatever the file size. */
+ * offsets) and one chunk (plus up to PF_SLOTS read ahead), whatever the file
+ * size. */
 struct lgfs_manifest_reader {
 	struct lgfs_chunks *store;          /* borrowed */
 	struct root rt;                     /* size, SHA-256, part table */
@@ -1180,7 +1216,210 @@ struct lgfs_manifest_reader {
 	struct lgfs_buf chunk;              /* the last chunk fetched ... */
 	uint8_t chunk_id[32];               /* ... and its id */
 	int have_chunk;
+	int64_t last_part;                  /* the entry fetched last */
+	uint32_t last_ei;
+	unsigned int seq;                   /* chunks fetched in order so far */
+	struct prefetch *pf;                /* read-ahead, once sequential */
+	uint32_t pf_next;                   /* next entry of the loaded part to queue */
 };
+
+/* The read-ahead thread: fetches queued slots in queue order, in batches
+ * (one get_many call: the store may read them in one go), once half the
+ * slots are queued or the reader waits for one. */
+static void *pf_main(void *arg)
+{
+	struct prefetch *pf = arg;
+	uint8_t (*ids)[32] = malloc(PF_SLOTS * sizeof(*ids));
+	struct lgfs_buf *outs = calloc(PF_SLOTS, sizeof(*outs));
+	struct pf_slot *batch[PF_SLOTS];
+	int rcs[PF_SLOTS];
+
+	pthread_mutex_lock(&pf->mu);
+	for (;;) {
+		unsigned i, j, n = 0, queued = 0;
+
+		for (i = 0; i < PF_SLOTS; i++)
+			queued += pf->s[i].state == PF_QUEUED;
+		if (pf->quit && !queued)
+			break;
+		if (queued == 0 || (queued < PF_SLOTS / 2 && !pf->waiting && !pf->quit) || !ids || !outs) {
+			if (queued && (!ids || !outs))
+				break; /* cannot work: pf_take fetches for itself */
+			pthread_cond_wait(&pf->work, &pf->mu);
+			continue;
+		}
+		/* the queued slots, oldest first */
+		for (i = 0; i < PF_SLOTS; i++)
+			if (pf->s[i].state == PF_QUEUED)
+				batch[n++] = &pf->s[i];
+		for (i = 1; i < n; i++)
+			for (j = i; j > 0 && batch[j - 1]->order > batch[j]->order; j--) {
+				struct pf_slot *t = batch[j];
+
+				batch[j] = batch[j - 1];
+				batch[j - 1] = t;
+			}
+		for (i = 0; i < n; i++) {
+			batch[i]->state = PF_BUSY;
+			memcpy(ids[i], batch[i]->id, 32);
+			outs[i] = batch[i]->buf; /* reuse its buffer */
+			memset(&batch[i]->buf, 0, sizeof(batch[i]->buf));
+		}
+		pthread_mutex_unlock(&pf->mu);
+		lgfs_chunks_get_many(pf->store, (const uint8_t(*)[32])ids, n, outs, rcs);
+		for (i = 0; i < n; i++)
+			if (rcs[i])
+				snprintf(batch[i]->msg, sizeof(batch[i]->msg), "%s", lgfs_error_last());
+		pthread_mutex_lock(&pf->mu);
+		for (i = 0; i < n; i++) {
+			struct pf_slot *t = batch[i];
+
+			t->buf = outs[i];
+			t->rc = rcs[i];
+			t->state = t->drop ? PF_FREE : PF_DONE;
+			t->drop = 0;
+		}
+		pthread_cond_broadcast(&pf->done);
+	}
+	pf->dead = 1;
+	pthread_cond_broadcast(&pf->done);
+	pthread_mutex_unlock(&pf->mu);
+	free(ids);
+	free(outs);
+	return NULL;
+}
+
+static void pf_free(struct prefetch *pf)
+{
+	unsigned i;
+
+	if (!pf)
+		return;
+	pthread_mutex_lock(&pf->mu);
+	pf->quit = 1;
+	for (i = 0; i < PF_SLOTS; i++)
+		if (pf->s[i].state == PF_QUEUED)
+			pf->s[i].state = PF_FREE;
+	pthread_cond_broadcast(&pf->work);
+	pthread_mutex_unlock(&pf->mu);
+	pthread_join(pf->tid, NULL);
+	for (i = 0; i < PF_SLOTS; i++)
+		lgfs_buf_free(&pf->s[i].buf);
+	pthread_cond_destroy(&pf->work);
+	pthread_cond_destroy(&pf->done);
+	pthread_mutex_destroy(&pf->mu);
+	free(pf);
+}
+
+/* Start read-ahead; without memory or a thread, the reader just goes on
+ * without it. */
+static void pf_start(struct lgfs_manifest_reader *r)
+{
+	struct prefetch *pf = calloc(1, sizeof(*pf));
+
+	if (!pf)
+		return;
+	pf->store = r->store;
+	pthread_mutex_init(&pf->mu, NULL);
+	pthread_cond_init(&pf->work, NULL);
+	pthread_cond_init(&pf->done, NULL);
+	if (pthread_create(&pf->tid, NULL, pf_main, pf) != 0) {
+		pthread_cond_destroy(&pf->work);
+		pthread_cond_destroy(&pf->done);
+		pthread_mutex_destroy(&pf->mu);
+		free(pf);
+		return;
+	}
+	r->pf = pf;
+}
+
+/* Forget everything fetched or queued ahead. pf->mu held. */
+static void pf_drop_locked(struct prefetch *pf)
+{
+	unsigned i;
+
+	for (i = 0; i < PF_SLOTS; i++) {
+		if (pf->s[i].state == PF_BUSY)
+			pf->s[i].drop = 1;
+		else
+			pf->s[i].state = PF_FREE;
+	}
+}
+
+/* Take entry ei of the loaded part from the read-ahead into r->chunk.
+ * Returns 1 with *rc set if it was fetched (or being fetched) ahead, 0 if
+ * not (then everything ahead is dropped: the reader jumped). */
+static int pf_take(struct lgfs_manifest_reader *r, uint32_t ei, int *rc)
+{
+	struct prefetch *pf = r->pf;
+	struct pf_slot *t = NULL;
+	struct lgfs_buf tmp;
+	unsigned i;
+
+	pthread_mutex_lock(&pf->mu);
+	for (i = 0; i < PF_SLOTS; i++)
+		if (pf->s[i].state != PF_FREE && !pf->s[i].drop && pf->s[i].part == r->loaded &&
+		    pf->s[i].ei == ei)
+			t = &pf->s[i];
+	if (!t) {
+		pf_drop_locked(pf);
+		pthread_mutex_unlock(&pf->mu);
+		return 0;
+	}
+	while (t->state != PF_DONE && !pf->dead) {
+		pf->waiting = 1;
+		pthread_cond_broadcast(&pf->work);
+		pthread_cond_wait(&pf->done, &pf->mu);
+	}
+	pf->waiting = 0;
+	if (t->state != PF_DONE) {
+		/* the thread gave up: fetch it here */
+		pf_drop_locked(pf);
+		pthread_mutex_unlock(&pf->mu);
+		return 0;
+	}
+	tmp = r->chunk;
+	r->chunk = t->buf;
+	t->buf = tmp;
+	*rc = t->rc;
+	if (t->rc)
+		lgfs_error_set(t->rc, "%s", t->msg);
+	t->state = PF_FREE;
+	pthread_mutex_unlock(&pf->mu);
+	return 1;
+}
+
+/* Queue the entries after ei (holes skipped) into the free slots. */
+static void pf_fill(struct lgfs_manifest_reader *r, uint32_t ei)
+{
+	struct prefetch *pf = r->pf;
+	uint32_t count = r->rt.parts[r->loaded].count;
+	unsigned i;
+	int queued = 0;
+
+	if (r->pf_next <= ei)
+		r->pf_next = ei + 1;
+	pthread_mutex_lock(&pf->mu);
+	for (i = 0; i < PF_SLOTS && r->pf_next < count; i++) {
+		struct pf_slot *t = &pf->s[i];
+
+		if (t->state != PF_FREE)
+			continue;
+		while (r->pf_next < count && lgfs_manifest_entry_is_hole(&r->ents[r->pf_next]))
+			r->pf_next++;
+		if (r->pf_next >= count)
+			break;
+		t->state = PF_QUEUED;
+		t->order = pf->order++;
+		t->part = r->loaded;
+		t->ei = r->pf_next++;
+		memcpy(t->id, r->ents[t->ei].id, 32);
+		queued = 1;
+	}
+	if (queued)
+		pthread_cond_broadcast(&pf->work);
+	pthread_mutex_unlock(&pf->mu);
+}
 
 /* See content.h. */
 int lgfs_manifest_reader_open(struct lgfs_manifest_reader **out, struct lgfs_chunks *c,
@@ -1195,6 +1434,7 @@ int lgfs_manifest_reader_open(struct lgfs_manifest_reader **out, struct lgfs_chu
 		return lgfs_error_set(LGFS_ENOMEM, "out of memory opening a manifest");
 	r->store = c;
 	r->loaded = -1;
+	r->last_part = -1;
 	rc = root_load(&r->rt, c, id);
 	if (rc)
 		goto out;
@@ -1234,6 +1474,12 @@ static int reader_load_part(struct lgfs_manifest_reader *r, uint32_t i)
 
 	if (r->loaded == (int64_t)i)
 		return 0;
+	if (r->pf) {
+		pthread_mutex_lock(&r->pf->mu);
+		pf_drop_locked(r->pf);
+		pthread_mutex_unlock(&r->pf->mu);
+	}
+	r->pf_next = 0;
 	r->loaded = -1;
 	free(r->ents);
 	free(r->offs);
@@ -1254,17 +1500,32 @@ static int reader_load_part(struct lgfs_manifest_reader *r, uint32_t i)
 	return 0;
 }
 
-/* The chunk of entry e, from the one-chunk cache or the store. A chunk whose
- * length differs from the manifest's means a bad manifest, not wrong bytes. */
-static int reader_chunk(struct lgfs_manifest_reader *r, const struct lgfs_manifest_entry *e)
+/* The chunk of entry ei of the loaded part, from the one-chunk cache, the
+ * read-ahead or the store. A chunk whose length differs from the
+ * manifest's means a bad manifest, not wrong bytes. */
+static int reader_chunk(struct lgfs_manifest_reader *r, uint32_t ei)
 {
+	const struct lgfs_manifest_entry *e = &r->ents[ei];
 	char hex[65];
 	int rc;
 
 	if (r->have_chunk && memcmp(r->chunk_id, e->id, 32) == 0)
 		return 0;
 	r->have_chunk = 0;
-	rc = lgfs_chunks_get(r->store, e->id, &r->chunk);
+	if (r->loaded == r->last_part && ei == r->last_ei + 1)
+		r->seq++;
+	else
+		r->seq = 0;
+	r->last_part = r->loaded;
+	r->last_ei = ei;
+	if (!r->pf && r->seq >= PF_AFTER)
+		pf_start(r);
+	if (!r->pf || !pf_take(r, ei, &rc)) {
+		r->pf_next = ei + 1;
+		rc = lgfs_chunks_get(r->store, e->id, &r->chunk);
+	}
+	if (r->pf)
+		pf_fill(r, ei);
 	if (rc)
 		return rc;
 	if (r->chunk.len != e->len) {
@@ -1327,7 +1588,7 @@ int lgfs_manifest_reader_read(struct lgfs_manifest_reader *r, uint64_t off, void
 		if (lgfs_manifest_entry_is_hole(e)) {
 			memset(d + done, 0, take);
 		} else {
-			rc = reader_chunk(r, e);
+			rc = reader_chunk(r, ei);
 			if (rc)
 				goto out;
 			memcpy(d + done, r->chunk.data + within, take);
@@ -1344,6 +1605,7 @@ void lgfs_manifest_reader_free(struct lgfs_manifest_reader *r)
 {
 	if (!r)
 		return;
+	pf_free(r->pf); /* its thread first: it uses the store */
 	root_free(&r->rt);
 	free(r->ents);
 	free(r->offs);

@@ -489,6 +489,68 @@ static void test_flip(void **state)
 	free(t);
 }
 
+/* get_many gives what get gives, chunk by chunk, for runs read in one go
+ * (raw and compressed objects, unsynced and synced), gaps, repeats, order
+ * changes, a missing id and a damaged object among good ones. */
+static void test_get_many(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 40 };
+	uint8_t *data[N], ids[N + 4][32];
+	size_t len[N], i, n;
+	struct lgfs_buf outs[N + 4];
+	int rcs[N + 4], round;
+	struct obj o;
+
+	memset(outs, 0, sizeof(outs));
+	for (i = 0; i < N; i++) {
+		len[i] = 1000 + (i * 7919) % 200000;
+		data[i] = malloc(len[i]);
+		if (i % 3 == 0)
+			fill_text(data[i], len[i], (unsigned)i);
+		else
+			fill_random(data[i], len[i], 100 + i);
+		put_ok(f, data[i], len[i], ids[i]);
+	}
+	/* after the N in order: a repeat, an earlier one, a missing one, the last */
+	memcpy(ids[N], ids[5], 32);
+	memcpy(ids[N + 1], ids[2], 32);
+	lgfs_sha256(ids[N + 2], "not stored", 10);
+	memcpy(ids[N + 3], ids[N - 1], 32);
+	n = N + 4;
+	for (round = 0; round < 3; round++) {
+		if (round == 1) { /* durable, read through a new handle */
+			assert_int_equal(lgfs_chunks_sync(f->c), 0);
+			reopen(f);
+		}
+		if (round == 2) { /* damage one object in the middle of a run */
+			o = find_obj(f, 0, ids[10]);
+			flip(f, 0, o.off + OBJ_HDR + 7);
+		}
+		lgfs_chunks_get_many(f->c, (const uint8_t(*)[32])ids, n, outs, rcs);
+		for (i = 0; i < n; i++) {
+			size_t k = i < N ? i : i == N ? 5 : i == N + 1 ? 2 : N - 1;
+
+			if (i == N + 2) {
+				assert_int_equal(rcs[i], LGFS_ENOTFOUND);
+				continue;
+			}
+			if (round == 2 && k == 10) {
+				assert_int_equal(rcs[i], LGFS_ECORRUPT);
+				assert_int_equal(outs[i].len, 0);
+				continue;
+			}
+			assert_int_equal(rcs[i], 0);
+			assert_int_equal(outs[i].len, len[k]);
+			assert_memory_equal(outs[i].data, data[k], len[k]);
+		}
+	}
+	for (i = 0; i < N; i++)
+		free(data[i]);
+	for (i = 0; i < n; i++)
+		lgfs_buf_free(&outs[i]);
+}
+
 /* The store trusts put's id; get catches a wrong one. */
 static void test_wrong_id(void **state)
 {
@@ -1343,6 +1405,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_idempotent_put, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_get_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damage_middle, setup, teardown),

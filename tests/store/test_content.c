@@ -1115,6 +1115,84 @@ static void test_writer_async_failure(void **state)
 	free(p);
 }
 
+/* A store that passes everything to a real one, except one id that reads
+ * as corrupt; it counts get_many calls. */
+struct wrap {
+	struct lgfs_chunks base;
+	struct lgfs_chunks *inner;
+	uint8_t bad[32];
+	int many;
+};
+
+static int wrap_get(struct lgfs_chunks *c, const uint8_t id[32], struct lgfs_buf *out)
+{
+	struct wrap *w = (struct wrap *)c;
+
+	if (memcmp(id, w->bad, 32) == 0) {
+		lgfs_buf_reset(out);
+		return lgfs_error_set(LGFS_ECORRUPT, "chunk is corrupt (test)");
+	}
+	return lgfs_chunks_get(w->inner, id, out);
+}
+
+static int wrap_get_many(struct lgfs_chunks *c, const uint8_t (*ids)[32], size_t n, struct lgfs_buf *outs,
+			 int *rcs)
+{
+	struct wrap *w = (struct wrap *)c;
+	size_t i;
+
+	__atomic_add_fetch(&w->many, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < n; i++)
+		rcs[i] = wrap_get(c, ids[i], &outs[i]);
+	return 0;
+}
+
+/* A sequential reader reads ahead (get_many) and still reports a bad chunk
+ * exactly where it is, with its message; reads after it, and jumps back,
+ * give the right bytes. */
+static void test_reader_read_ahead(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = 16u << 20, off = 0, got, bad_off = 0, i;
+	uint8_t *p = malloc(n), *back = malloc(128u << 10), id[32];
+	struct wrap w = { .base = { .version = 2, .scheme = "wrap", .get = wrap_get, .get_many = wrap_get_many } };
+	struct lgfs_manifest_reader *r;
+	struct lgfs_manifest m;
+	int rc = 0;
+
+	fill_random(p, n, 44);
+	write_all_pieces(f->c, p, n, 0, id, NULL, NULL);
+	assert_int_equal(lgfs_manifest_load(&m, f->c, id), 0);
+	assert_true(m.count > 120);
+	for (i = 0; i < 100; i++)
+		bad_off += m.entries[i].len;
+	memcpy(w.bad, m.entries[100].id, 32);
+	w.inner = f->c;
+	assert_int_equal(lgfs_manifest_reader_open(&r, &w.base, id), 0);
+	while (off < n) {
+		rc = lgfs_manifest_reader_read(r, off, back, 128u << 10, &got);
+		if (rc)
+			break;
+		assert_int_equal(got, 128u << 10);
+		assert_memory_equal(back, p + off, got);
+		off += got;
+	}
+	assert_int_equal(rc, LGFS_ECORRUPT);
+	assert_non_null(strstr(lgfs_error_last(), "corrupt (test)"));
+	assert_true(off <= bad_off && bad_off < off + (128u << 10));
+	assert_true(w.many > 0);
+	/* past the bad chunk, and back to the start */
+	off = bad_off + m.entries[100].len;
+	assert_int_equal(lgfs_manifest_reader_read(r, off, back, 4096, &got), 0);
+	assert_memory_equal(back, p + off, 4096);
+	assert_int_equal(lgfs_manifest_reader_read(r, 10, back, 4096, &got), 0);
+	assert_memory_equal(back, p + 10, 4096);
+	lgfs_manifest_reader_free(r);
+	lgfs_manifest_free(&m);
+	free(p);
+	free(back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1138,6 +1216,7 @@ int main(void)
 		cmocka_unit_test(test_writer_store_failure),
 		cmocka_unit_test_setup_teardown(test_writer_async, setup, teardown),
 		cmocka_unit_test(test_writer_async_failure),
+		cmocka_unit_test_setup_teardown(test_reader_read_ahead, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
