@@ -344,6 +344,7 @@ struct pack {
 	uint64_t indexed; /* the index's watermark */
 	int dirty;       /* written since the last sync */
 	uint64_t flushing; /* bytes handed to write-back early (WRITEBACK_STEP) */
+	uint64_t dropped;  /* start of the range handed over last (its pages are dropped next time) */
 	int dfd;         /* O_DIRECT descriptor for read-ahead, -1 until opened (guarded by rw) */
 	int created;     /* created since the last sync: the directory needs an fsync */
 };
@@ -625,39 +626,59 @@ out:
 /* The fd of pack n, opened on first use and kept (preads need no lock once
  * they have it). A pack the table or the directory does not have is damage
  * when something points into it: LGFS_ECORRUPT. */
-static int pack_fd(struct pack_chunks *pc, uint32_t n, int *out)
+/* The descriptor of pack n, buffered (`direct` 0: read-write, or read-only
+ * on read-only media) or O_DIRECT read-only, opened on first use and kept.
+ * 0 with *out set, -ERANGE for a pack number beyond the table, else -errno
+ * of the open. */
+static int fd_slot(struct pack_chunks *pc, uint32_t n, int direct, int *out)
 {
 	char name[24];
-	int fd;
+	int fd, *slot;
 
 	pthread_rwlock_rdlock(&pc->rw);
-	fd = n < pc->npacks ? pc->packs[n].fd : -2;
+	fd = n >= pc->npacks ? -2 : direct ? pc->packs[n].dfd : pc->packs[n].fd;
 	pthread_rwlock_unlock(&pc->rw);
+	if (fd == -2)
+		return -ERANGE;
 	if (fd >= 0) {
 		*out = fd;
 		return 0;
 	}
 	pack_name(name, n);
-	if (fd == -2)
-		return lgfs_error_set(LGFS_ECORRUPT, "pack %s/packs/%s is missing", pc->root, name);
-	fd = lgfs_sys.openat(pc->packsfd, name, O_RDWR | O_CLOEXEC, 0);
-	if (fd < 0 && (errno == EROFS || errno == EACCES))
-		fd = lgfs_sys.openat(pc->packsfd, name, O_RDONLY | O_CLOEXEC, 0);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return lgfs_error_set(LGFS_ECORRUPT, "pack %s/packs/%s is missing", pc->root, name);
-		return lgfs_error_errno(LGFS_EIO, "opening pack %s/packs/%s", pc->root, name);
+	if (direct) {
+		fd = lgfs_sys.openat(pc->packsfd, name, O_RDONLY | O_DIRECT | O_CLOEXEC, 0);
+	} else {
+		fd = lgfs_sys.openat(pc->packsfd, name, O_RDWR | O_CLOEXEC, 0);
+		if (fd < 0 && (errno == EROFS || errno == EACCES))
+			fd = lgfs_sys.openat(pc->packsfd, name, O_RDONLY | O_CLOEXEC, 0);
 	}
+	if (fd < 0)
+		return -errno;
 	pthread_rwlock_wrlock(&pc->rw);
-	if (pc->packs[n].fd < 0) {
-		pc->packs[n].fd = fd;
+	slot = direct ? &pc->packs[n].dfd : &pc->packs[n].fd; /* n < npacks: the table only grows */
+	if (*slot < 0) {
+		*slot = fd;
 	} else {
 		lgfs_sys.close(fd); /* another thread opened it first */
-		fd = pc->packs[n].fd;
+		fd = *slot;
 	}
 	pthread_rwlock_unlock(&pc->rw);
 	*out = fd;
 	return 0;
+}
+
+static int pack_fd(struct pack_chunks *pc, uint32_t n, int *out)
+{
+	char name[24];
+	int rc = fd_slot(pc, n, 0, out);
+
+	if (!rc)
+		return 0;
+	pack_name(name, n);
+	if (rc == -ERANGE || rc == -ENOENT)
+		return lgfs_error_set(LGFS_ECORRUPT, "pack %s/packs/%s is missing", pc->root, name);
+	errno = -rc;
+	return lgfs_error_errno(LGFS_EIO, "opening pack %s/packs/%s", pc->root, name);
 }
 
 /* pwritev until everything is written, retrying on EINTR and short writes
@@ -1482,6 +1503,14 @@ static void early_writeback(struct pack *p)
 		p->flushing = p->synced;
 	if (p->scanned - p->flushing < WRITEBACK_STEP)
 		return;
+	/* The range handed over last time has had a step's worth of time to
+	 * reach the disk: drop its pages from the page cache (pages still
+	 * under write-back are kept), so appends reuse recently freed memory
+	 * instead of growing the cache by the size of everything written. */
+	if (p->flushing - p->dropped >= WRITEBACK_STEP && p->dropped >= PACK_HDR) {
+		(void)posix_fadvise(p->fd, (off_t)p->dropped, (off_t)(p->flushing - p->dropped), POSIX_FADV_DONTNEED);
+	}
+	p->dropped = p->flushing;
 	(void)sync_file_range(p->fd, (off_t)p->flushing, (off_t)(p->scanned - p->flushing), SYNC_FILE_RANGE_WRITE);
 	p->flushing = p->scanned;
 }
@@ -1783,37 +1812,14 @@ static void span_put(struct pack_chunks *pc, uint8_t *p)
 /* The pack's O_DIRECT descriptor: 0 with *out, or -1 (no direct reads). */
 static int pack_dfd(struct pack_chunks *pc, uint32_t n, int *out)
 {
-	char name[24];
-	int fd;
+	int rc;
 
 	if (__atomic_load_n(&pc->no_direct, __ATOMIC_RELAXED))
 		return -1;
-	pthread_rwlock_rdlock(&pc->rw);
-	fd = n < pc->npacks ? pc->packs[n].dfd : -1;
-	pthread_rwlock_unlock(&pc->rw);
-	if (fd >= 0) {
-		*out = fd;
-		return 0;
-	}
-	pack_name(name, n);
-	fd = lgfs_sys.openat(pc->packsfd, name, O_RDONLY | O_DIRECT | O_CLOEXEC, 0);
-	if (fd < 0) {
-		if (errno == EINVAL)
-			__atomic_store_n(&pc->no_direct, 1, __ATOMIC_RELAXED);
-		return -1;
-	}
-	pthread_rwlock_wrlock(&pc->rw);
-	if (n < pc->npacks && pc->packs[n].dfd < 0) {
-		pc->packs[n].dfd = fd;
-	} else {
-		lgfs_sys.close(fd);
-		fd = n < pc->npacks ? pc->packs[n].dfd : -1;
-	}
-	pthread_rwlock_unlock(&pc->rw);
-	if (fd < 0)
-		return -1;
-	*out = fd;
-	return 0;
+	rc = fd_slot(pc, n, 1, out);
+	if (rc == -EINVAL)
+		__atomic_store_n(&pc->no_direct, 1, __ATOMIC_RELAXED);
+	return rc ? -1 : 0;
 }
 
 /* Objects first..first+k-1 (locations ls) from one direct read; 0, or -1
