@@ -1793,7 +1793,7 @@ static uint8_t *span_get(struct pack_chunks *pc)
 	if (pc->nspans)
 		p = pc->spans[--pc->nspans];
 	pthread_mutex_unlock(&pc->span_mu);
-	if (!p && posix_memalign(&p, DIO_ALIGN, RUN_MAX + OBJ_MAX + 2 * DIO_ALIGN))
+	if (!p && posix_memalign(&p, DIO_ALIGN, RUN_MAX + 2 * DIO_ALIGN))
 		p = NULL;
 	return p;
 }
