@@ -24,7 +24,9 @@ printf 'Rechnung RE-2026-0042\nBetrag: 1190,00 EUR\n' > "$MNT/invoices/2026/RE-2
 cp README.md "$MNT/README.md"
 ls -la "$MNT" "$MNT/invoices/2026"
 sha256sum "$MNT/invoices/2026/RE-2026-0042.txt"
-sync
+# fsync of the mount's root: returns once every change so far is durable
+# (the log shows durable records only; sync(2) does not reach FUSE mounts)
+sync "$MNT"
 echo "== the signed log"
 "$L" log demo | tail -n 8
 echo "== audit"

@@ -123,7 +123,7 @@ uint64_t lgfs_ledger_size(struct lgfs_ledger *l);
  * per batch (only ever for durable sizes) and then wakes the syncers.
  * Submitters keep queueing while a batch is signed and written. While
  * nobody waits for durability the committer lets a batch grow for up to
- * 1 ms (fewer fdatasyncs and checkpoints); a sync ends that wait at once.
+ * 25 ms (fewer fdatasyncs and checkpoints); a sync ends that wait at once.
  *
  * Bound. At most LGFS_LEDGER_PENDING_RECORDS records and about
  * LGFS_LEDGER_PENDING_BYTES bytes (records plus envelopes) are pending

@@ -62,9 +62,12 @@
 /* When nobody waits for durability (no sync, no throttled submit), the
  * committer lets a batch grow this long before committing it: records
  * submitted one by one then share an fdatasync and a checkpoint instead of
- * each paying for their own, at the cost of being durable up to 1 ms later,
- * which nobody is waiting for. A sync ends the delay at once. */
-#define ASYNC_DELAY_NS 1000000
+ * each paying for their own, at the cost of being durable up to 25 ms
+ * later, which nobody is waiting for (a crash loses at most that much of
+ * what was never fsync'd; ext4 commits every 5 s). A sync ends the delay at
+ * once. Measured: 10k creates of 4 KiB files through a mount, 1 ms vs 25 ms,
+ * four alternating runs each, about 1040 vs 1220 files/s. */
+#define ASYNC_DELAY_NS 25000000
 /* Room for the message of the error that failed the ledger (error.c keeps
  * 1024 bytes per thread). */
 #define FAIL_MSG_MAX 1024

@@ -882,6 +882,9 @@ static void test_sparse(void **state)
 		fail_msg("pwrite at 1 GiB: %s", strerror(-rc));
 	assert_int_equal(fstat(fd, &st), 0);
 	assert_int_equal(st.st_size, GiB + 4096);
+	/* durable before the log is read below (it shows durable records only) */
+	if (fsync(fd))
+		fail_msg("fsync %s: %s", path, strerror(errno));
 	if (close(fd))
 		fail_msg("close %s: %s", path, strerror(errno));
 
