@@ -224,6 +224,14 @@ int lgfs_manifest_reader_read(struct lgfs_manifest_reader *r, uint64_t off, void
 			      size_t len, size_t *n_out)
 	__attribute__((warn_unused_result));
 
+/* What lies at offset off (< size): *hole gets 1 for a hole (zeros, not
+ * stored), 0 for stored data, and *len the bytes from off on that are of
+ * the same kind (at least 1; runs may be reported in several pieces).
+ * Reads no chunk. LGFS_ERANGE at or past the end; LGFS_ECORRUPT,
+ * LGFS_ENOTFOUND for a bad or missing manifest part. */
+int lgfs_manifest_reader_span(struct lgfs_manifest_reader *r, uint64_t off, uint64_t *len, int *hole)
+	__attribute__((warn_unused_result));
+
 void lgfs_manifest_reader_free(struct lgfs_manifest_reader *r);
 
 #endif

@@ -202,18 +202,47 @@ static enum seg seg_at(const struct ofile *of, uint64_t pos, uint64_t *len)
 	return SEG_ZERO;
 }
 
+/* Open the base's manifest reader on first use. */
+static int base_open(struct lgfs_fs *fs, struct ofile *of)
+{
+	int rc;
+
+	if (of->reader)
+		return 0;
+	rc = lgfs_manifest_reader_open(&of->reader, fs->chunks, of->base);
+	if (rc) {
+		lgfs_error_wrap(rc, "inode %llu: opening its content", (unsigned long long)of->ino);
+		return rc == LGFS_ENOMEM ? -ENOMEM : -EIO; /* a missing chunk too: the file exists */
+	}
+	return 0;
+}
+
+/* Whether the base has a hole or data at off (< base_limit), and for how
+ * long (capped at max). */
+static int base_span(struct lgfs_fs *fs, struct ofile *of, uint64_t off, uint64_t max, uint64_t *len, int *hole)
+{
+	int rc = base_open(fs, of);
+
+	if (rc)
+		return rc;
+	rc = lgfs_manifest_reader_span(of->reader, off, len, hole);
+	if (rc) {
+		lgfs_error_wrap(rc, "inode %llu: its content at %llu", (unsigned long long)of->ino,
+				(unsigned long long)off);
+		return rc == LGFS_ENOMEM ? -ENOMEM : -EIO;
+	}
+	if (*len > max)
+		*len = max;
+	return 0;
+}
+
 static int base_read(struct lgfs_fs *fs, struct ofile *of, uint64_t off, void *dst, size_t len)
 {
 	size_t got;
 	int rc;
 
-	if (!of->reader) {
-		rc = lgfs_manifest_reader_open(&of->reader, fs->chunks, of->base);
-		if (rc) {
-			lgfs_error_wrap(rc, "inode %llu: opening its content", (unsigned long long)of->ino);
-			return rc == LGFS_ENOMEM ? -ENOMEM : -EIO; /* a missing chunk too: the file exists */
-		}
-	}
+	if ((rc = base_open(fs, of)))
+		return rc;
 	rc = lgfs_manifest_reader_read(of->reader, off, dst, len, &got);
 	if (rc) {
 		/* A chunk failing its hash: EIO for the reader, never wrong bytes. */
@@ -437,6 +466,26 @@ int lgfs_ofile_commit(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struct 
 		while (run) {
 			size_t n = run < COPY_CHUNK ? (size_t)run : COPY_CHUNK;
 
+			if (k == SEG_BASE) {
+				/* the base's holes stay holes: sparse files stay sparse */
+				uint64_t span;
+				int hole;
+
+				if ((rc = base_span(fs, of, pos, run, &span, &hole)))
+					goto out;
+				if (hole) {
+					if ((rc = lgfs_chunk_writer_hole(w, span))) {
+						rc = lgfs_fs_errno(rc);
+						goto out;
+					}
+					holes += span;
+					pos += span;
+					run -= span;
+					continue;
+				}
+				if (span < n)
+					n = (size_t)span;
+			}
 			rc = k == SEG_STAGE ? stage_read(of, pos, buf, n) : base_read(fs, of, pos, buf, n);
 			if (rc)
 				goto out;
@@ -812,24 +861,50 @@ int lgfs_fs_fallocate(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_
 	return rc;
 }
 
+/* SEEK_DATA / SEEK_HOLE over the content this mount sees: staged bytes
+ * are data, unwritten ranges and the base's holes are holes, and the end
+ * of the file is a hole. */
 int lgfs_fs_lseek(struct lgfs_fs *fs, uint64_t fh, int64_t off, int whence, uint64_t *out)
 {
 	struct ofile *of = ((struct handle *)(uintptr_t)fh)->of;
-	uint64_t size;
+	uint64_t pos, size;
+	int rc = 0;
 
-	(void)fs;
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
 	pthread_mutex_lock(&of->mu);
 	size = of->size;
-	pthread_mutex_unlock(&of->mu);
-	if (off < 0 || (uint64_t)off >= size)
-		return -ENXIO;
-	if (whence == SEEK_DATA)
-		*out = (uint64_t)off;
-	else if (whence == SEEK_HOLE)
+	if (off < 0 || (uint64_t)off >= size) {
+		rc = -ENXIO;
+		goto out;
+	}
+	for (pos = (uint64_t)off; pos < size;) {
+		uint64_t run;
+		int hole;
+
+		if (of->stream) {
+			run = size - pos; /* a stream is all data */
+			hole = 0;
+		} else {
+			enum seg k = seg_at(of, pos, &run);
+
+			hole = k == SEG_ZERO;
+			if (k == SEG_BASE && (rc = base_span(fs, of, pos, run, &run, &hole)))
+				goto out;
+		}
+		if (hole == (whence == SEEK_HOLE)) {
+			*out = pos;
+			goto out;
+		}
+		pos += run;
+	}
+	if (whence == SEEK_HOLE)
 		*out = size;
 	else
-		return -EINVAL;
-	return 0;
+		rc = -ENXIO;
+out:
+	pthread_mutex_unlock(&of->mu);
+	return rc;
 }
 
 /* Make sure every directory on the way to the last component exists;

@@ -1538,7 +1538,42 @@ static int reader_chunk(struct lgfs_manifest_reader *r, uint32_t ei)
 	return 0;
 }
 
-/* See content.h. Two binary searches (part, then entry) per entry touched. */
+/* Load the part holding pos (< size) and find its entry: two binary
+ * searches (part, then entry). */
+static int reader_locate(struct lgfs_manifest_reader *r, uint64_t pos, uint32_t *ei_out)
+{
+	uint32_t lo = 0, hi = r->rt.nparts, pi;
+	int rc;
+
+	/* the part holding pos: last one with start <= pos */
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (r->rt.parts[mid].start <= pos)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	pi = lo;
+	rc = reader_load_part(r, pi);
+	if (rc)
+		return rc;
+	/* the entry holding pos: last one with offs <= pos */
+	lo = 0;
+	hi = r->rt.parts[pi].count;
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (r->offs[mid] <= pos)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	*ei_out = lo;
+	return 0;
+}
+
+/* See content.h. */
 int lgfs_manifest_reader_read(struct lgfs_manifest_reader *r, uint64_t off, void *dst,
 			      size_t len, size_t *n_out)
 {
@@ -1553,35 +1588,13 @@ int lgfs_manifest_reader_read(struct lgfs_manifest_reader *r, uint64_t off, void
 		len = (size_t)(r->rt.size - off);
 	while (done < len) {
 		uint64_t pos = off + done, within;
-		uint32_t lo = 0, hi = r->rt.nparts, pi, ei;
 		const struct lgfs_manifest_entry *e;
+		uint32_t ei;
 		size_t take;
 
-		/* the part holding pos: last one with start <= pos */
-		while (hi - lo > 1) {
-			uint32_t mid = lo + (hi - lo) / 2;
-
-			if (r->rt.parts[mid].start <= pos)
-				lo = mid;
-			else
-				hi = mid;
-		}
-		pi = lo;
-		rc = reader_load_part(r, pi);
+		rc = reader_locate(r, pos, &ei);
 		if (rc)
 			goto out;
-		/* the entry holding pos: last one with offs <= pos */
-		lo = 0;
-		hi = r->rt.parts[pi].count;
-		while (hi - lo > 1) {
-			uint32_t mid = lo + (hi - lo) / 2;
-
-			if (r->offs[mid] <= pos)
-				lo = mid;
-			else
-				hi = mid;
-		}
-		ei = lo;
 		e = &r->ents[ei];
 		within = pos - r->offs[ei];
 		take = e->len - within < len - done ? (size_t)(e->len - within) : len - done;
@@ -1598,6 +1611,27 @@ int lgfs_manifest_reader_read(struct lgfs_manifest_reader *r, uint64_t off, void
 	*n_out = done;
 out:
 	return rc;
+}
+
+/* See content.h. */
+int lgfs_manifest_reader_span(struct lgfs_manifest_reader *r, uint64_t off, uint64_t *len, int *hole)
+{
+	uint32_t ei, count;
+	int rc;
+
+	if (off >= r->rt.size)
+		return lgfs_error_set(LGFS_ERANGE, "offset %llu is past the end (%llu bytes)",
+				      (unsigned long long)off, (unsigned long long)r->rt.size);
+	rc = reader_locate(r, off, &ei);
+	if (rc)
+		return rc;
+	*hole = lgfs_manifest_entry_is_hole(&r->ents[ei]);
+	/* this entry and the following ones of the same kind in the part */
+	count = r->rt.parts[r->loaded].count;
+	while (ei + 1 < count && lgfs_manifest_entry_is_hole(&r->ents[ei + 1]) == *hole)
+		ei++;
+	*len = r->offs[ei + 1] - off;
+	return 0;
 }
 
 /* See content.h; NULL is allowed. */

@@ -420,6 +420,76 @@ static void test_streamed_writes(void **state)
 	free(back);
 }
 
+/* A sparse file stays sparse across edits (the last version's holes are
+ * kept when a new version is made), and SEEK_DATA / SEEK_HOLE see its
+ * holes, staged or committed. */
+static void test_sparse_edits(void **state)
+{
+	struct fx *f = *state;
+	const uint64_t M = 1u << 20, size = 64 * M;
+	uint8_t data[4096], back[8192];
+	struct lgfs_setattr sa = { LGFS_SET_SIZE, 0, 0, 0, 64u << 20, 0, 0 };
+	struct lgfs_stat st, s2;
+	uint64_t fh, o;
+	size_t got, i;
+	int round;
+
+	memset(data, 0x5a, sizeof(data));
+	/* data [0, 4K), hole, data [32M, 32M+4K), hole to 64M */
+	assert_int_equal(lgfs_fs_create(f->fs, &f->ctx, 1, "sparse", 0644, O_RDWR, &st, &fh), 0);
+	assert_int_equal(lgfs_fs_write(f->fs, &f->ctx, fh, 0, data, sizeof(data)), 0);
+	assert_int_equal(lgfs_fs_setattr(f->fs, &f->ctx, st.ino, fh, &sa, &s2), 0);
+	assert_int_equal(lgfs_fs_write(f->fs, &f->ctx, fh, 32 * M, data, sizeof(data)), 0);
+	for (round = 0; round < 3; round++) {
+		/* round 0: staged; 1: committed; 2: committed after an edit of the first block */
+		assert_int_equal(lgfs_fs_lseek(f->fs, fh, 0, SEEK_DATA, &o), 0);
+		assert_int_equal(o, 0);
+		assert_int_equal(lgfs_fs_lseek(f->fs, fh, 0, SEEK_HOLE, &o), 0);
+		assert_int_equal(o, 4096);
+		assert_int_equal(lgfs_fs_lseek(f->fs, fh, 5000, SEEK_DATA, &o), 0);
+		assert_int_equal(o, 32 * M);
+		assert_int_equal(lgfs_fs_lseek(f->fs, fh, 32 * M + 1, SEEK_HOLE, &o), 0);
+		assert_int_equal(o, 32 * M + 4096);
+		assert_int_equal(lgfs_fs_lseek(f->fs, fh, 32 * M + 4096, SEEK_DATA, &o), -ENXIO);
+		assert_int_equal(lgfs_fs_lseek(f->fs, fh, size - 1, SEEK_HOLE, &o), 0);
+		assert_int_equal(o, size - 1);
+		assert_int_equal(lgfs_fs_lseek(f->fs, fh, size, SEEK_HOLE, &o), -ENXIO);
+		assert_int_equal(lgfs_fs_lseek(f->fs, fh, 0, 99, &o), -EINVAL);
+		if (round == 0)
+			assert_int_equal(lgfs_fs_fsync(f->fs, &f->ctx, fh), 0);
+		if (round == 1) {
+			data[7] = 'E';
+			assert_int_equal(lgfs_fs_write(f->fs, &f->ctx, fh, 7, data + 7, 1), 0);
+			assert_int_equal(lgfs_fs_fsync(f->fs, &f->ctx, fh), 0);
+		}
+		if (round > 0) {
+			/* what is stored is what was written, not the holes */
+			assert_int_equal(lgfs_fs_getattr(f->fs, st.ino, &s2), 0);
+			assert_int_equal(s2.size, size);
+			assert_true(s2.blocks * 512 <= 2 * sizeof(data));
+		}
+	}
+	assert_int_equal(lgfs_fs_release(f->fs, &f->ctx, fh), 0);
+	/* the content: data, zeros, data, zeros */
+	assert_int_equal(lgfs_fs_open_file(f->fs, &f->ctx, st.ino, O_RDONLY, &fh), 0);
+	assert_int_equal(lgfs_fs_read(f->fs, fh, 0, back, sizeof(back), &got), 0);
+	assert_int_equal(got, sizeof(back));
+	assert_memory_equal(back, data, sizeof(data));
+	for (i = sizeof(data); i < sizeof(back); i++)
+		assert_int_equal(back[i], 0);
+	assert_int_equal(lgfs_fs_read(f->fs, fh, 32 * M - 4096, back, sizeof(back), &got), 0);
+	for (i = 0; i < 4096; i++)
+		assert_int_equal(back[i], 0);
+	for (i = 4096; i < sizeof(back); i++)
+		assert_int_equal(back[i], 0x5a); /* written before the edit */
+	assert_int_equal(lgfs_fs_release(f->fs, &f->ctx, fh), 0);
+	assert_int_equal(audit_findings(f, NULL, 0), 0);
+	reopen(f);
+	assert_int_equal(lgfs_fs_getattr(f->fs, st.ino, &s2), 0);
+	assert_true(s2.blocks * 512 <= 2 * sizeof(data));
+	assert_int_equal(audit_findings(f, NULL, 0), 0);
+}
+
 static ssize_t pwritev_enospc(int fd, const struct iovec *iov, int cnt, off_t off)
 {
 	(void)fd;
@@ -627,6 +697,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_content_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_streamed_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_streamed_write_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sparse_edits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xattrs_setattr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readdir_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_and_index_tamper, setup, teardown),

@@ -1370,22 +1370,28 @@ static void test_fallocate_lseek_fsync(void **state)
 		if (buf[i])
 			fail_msg("byte %d after fallocate is 0x%02x, expected 0", i, (unsigned char)buf[i]);
 
-	/* SEEK_DATA / SEEK_HOLE: all data, one hole at the end */
+	/* SEEK_DATA / SEEK_HOLE: the 13 written bytes are data; the ranges the
+	 * file was extended over are holes (zeros, not stored), up to the end */
 	o = lseek(fd, 0, SEEK_DATA);
 	assert_int_equal(o, 0);
-	o = lseek(fd, 77, SEEK_DATA);
-	assert_int_equal(o, 77);
+	o = lseek(fd, 5, SEEK_DATA);
+	assert_int_equal(o, 5);
 	o = lseek(fd, 0, SEEK_HOLE);
-	assert_int_equal(o, 256);
-	o = lseek(fd, 255, SEEK_HOLE);
-	assert_int_equal(o, 256);
+	assert_int_equal(o, 13);
+	o = lseek(fd, 77, SEEK_HOLE);
+	assert_int_equal(o, 77);
+	ASSERT_ERRNO(lseek(fd, 13, SEEK_DATA), ENXIO);
 	ASSERT_ERRNO(lseek(fd, 256, SEEK_DATA), ENXIO);
 	ASSERT_ERRNO(lseek(fd, 256, SEEK_HOLE), ENXIO);
 	ASSERT_ERRNO(lseek(fd, 100000, SEEK_DATA), ENXIO);
 	/* and after a staged write that extends the file */
 	assert_int_equal(pwrite(fd, "tail", 4, 300), 4);
-	o = lseek(fd, 0, SEEK_HOLE);
+	o = lseek(fd, 13, SEEK_DATA);
+	assert_int_equal(o, 300);
+	o = lseek(fd, 300, SEEK_HOLE);
 	assert_int_equal(o, 304);
+	o = lseek(fd, 0, SEEK_HOLE);
+	assert_int_equal(o, 13);
 	ASSERT_OK(fsync(fd));
 	ASSERT_OK(close(fd));
 	assert_int_equal(stat_of(P(m, "f")).st_size, 304);
