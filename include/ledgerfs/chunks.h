@@ -39,8 +39,9 @@ struct lgfs_chunks {
 	void (*close)(struct lgfs_chunks *c);
 	/* version >= 2, optional: get n chunks, likely stored next to each
 	 * other (the next chunks of a file read in order); outs[i] and rcs[i]
-	 * get what get() would give for ids[i]. Returns 0; the results are in
-	 * rcs. For read-ahead: it may read in larger units than get. */
+	 * get what get() would give for ids[i]. Returns 0 with the results in
+	 * rcs, or an error when it could not try at all (then the wrapper gets
+	 * them one by one). For read-ahead: it may read in larger units. */
 	int (*get_many)(struct lgfs_chunks *c, const uint8_t (*ids)[32], size_t n, struct lgfs_buf *outs,
 			int *rcs);
 };

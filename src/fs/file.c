@@ -53,6 +53,18 @@ struct ofile *lgfs_ofile_find(struct lgfs_fs *fs, uint64_t ino)
 	return NULL;
 }
 
+/* Show the committed version `in` (nothing staged). */
+static void ofile_load(struct ofile *of, const struct lgfs_inode *in)
+{
+	of->has_base = memcmp(in->manifest, zero_id, 32) != 0;
+	memcpy(of->base, in->manifest, 32);
+	of->base_size = of->has_base ? in->size : 0;
+	of->base_limit = of->base_size;
+	of->size = in->size;
+	of->allocated = in->allocated;
+	of->mtime = in->mtime;
+}
+
 int lgfs_ofile_get(struct lgfs_fs *fs, const struct lgfs_inode *in, struct ofile **out)
 {
 	struct ofile *of;
@@ -68,13 +80,7 @@ int lgfs_ofile_get(struct lgfs_fs *fs, const struct lgfs_inode *in, struct ofile
 		of->ino = in->ino;
 		pthread_mutex_init(&of->mu, NULL);
 		of->sfd = -1;
-		of->has_base = memcmp(in->manifest, zero_id, 32) != 0;
-		memcpy(of->base, in->manifest, 32);
-		of->base_size = of->has_base ? in->size : 0;
-		of->base_limit = of->base_size;
-		of->size = in->size;
-		of->allocated = in->allocated;
-		of->mtime = in->mtime;
+		ofile_load(of, in);
 		of->hnext = fs->ofiles[bucket(in->ino)];
 		fs->ofiles[bucket(in->ino)] = of;
 	}
@@ -202,6 +208,14 @@ static enum seg seg_at(const struct ofile *of, uint64_t pos, uint64_t *len)
 	return SEG_ZERO;
 }
 
+/* The errno for a failure reading the base: EIO for a damaged or missing
+ * chunk or manifest too (the file exists; its bytes cannot be given), never
+ * wrong bytes. */
+static int base_errno(int rc)
+{
+	return rc == LGFS_ENOMEM ? -ENOMEM : -EIO;
+}
+
 /* Open the base's manifest reader on first use. */
 static int base_open(struct lgfs_fs *fs, struct ofile *of)
 {
@@ -212,7 +226,7 @@ static int base_open(struct lgfs_fs *fs, struct ofile *of)
 	rc = lgfs_manifest_reader_open(&of->reader, fs->chunks, of->base);
 	if (rc) {
 		lgfs_error_wrap(rc, "inode %llu: opening its content", (unsigned long long)of->ino);
-		return rc == LGFS_ENOMEM ? -ENOMEM : -EIO; /* a missing chunk too: the file exists */
+		return base_errno(rc);
 	}
 	return 0;
 }
@@ -229,7 +243,7 @@ static int base_span(struct lgfs_fs *fs, struct ofile *of, uint64_t off, uint64_
 	if (rc) {
 		lgfs_error_wrap(rc, "inode %llu: its content at %llu", (unsigned long long)of->ino,
 				(unsigned long long)off);
-		return rc == LGFS_ENOMEM ? -ENOMEM : -EIO;
+		return base_errno(rc);
 	}
 	if (*len > max)
 		*len = max;
@@ -248,7 +262,7 @@ static int base_read(struct lgfs_fs *fs, struct ofile *of, uint64_t off, void *d
 		/* A chunk failing its hash: EIO for the reader, never wrong bytes. */
 		lgfs_error_wrap(rc, "inode %llu: reading %zu bytes at %llu", (unsigned long long)of->ino, len,
 				(unsigned long long)off);
-		return rc == LGFS_ENOMEM ? -ENOMEM : -EIO;
+		return base_errno(rc);
 	}
 	if (got < len)
 		memset((uint8_t *)dst + got, 0, len - got);
@@ -331,13 +345,7 @@ static void ofile_revert(struct lgfs_fs *fs, struct ofile *of)
 	lgfs_manifest_reader_free(of->reader);
 	of->reader = NULL;
 	if (lgfs_inode_read(fs->index, of->ino, &in) == 0) {
-		of->has_base = memcmp(in.manifest, zero_id, 32) != 0;
-		memcpy(of->base, in.manifest, 32);
-		of->base_size = of->has_base ? in.size : 0;
-		of->base_limit = of->base_size;
-		of->size = in.size;
-		of->allocated = in.allocated;
-		of->mtime = in.mtime;
+		ofile_load(of, &in);
 	} else {
 		of->has_base = 0;
 		of->base_size = of->base_limit = of->size = 0;

@@ -108,8 +108,11 @@ void lgfs_chunks_get_many(struct lgfs_chunks *c, const uint8_t (*ids)[32], size_
 {
 	size_t i;
 
-	if (c->version >= 2 && c->get_many && c->get_many(c, ids, n, outs, rcs) == 0)
-		return;
+	if (c->version >= 2 && c->get_many) {
+		if (c->get_many(c, ids, n, outs, rcs) == 0)
+			return;
+		lgfs_error_clear(); /* could not try: one by one */
+	}
 	for (i = 0; i < n; i++)
 		rcs[i] = lgfs_chunks_get(c, ids[i], &outs[i]);
 }

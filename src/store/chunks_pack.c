@@ -1891,9 +1891,7 @@ static int pk_get_many(struct lgfs_chunks *c, const uint8_t (*ids)[32], size_t n
 	if (!ls || !ok) {
 		free(ls);
 		free(ok);
-		for (i = 0; i < n; i++)
-			rcs[i] = pk_get(c, ids[i], &outs[i]);
-		return 0;
+		return lgfs_error_set(LGFS_ENOMEM, "out of memory reading ahead"); /* the caller gets them one by one */
 	}
 	for (i = 0; i < n; i++) {
 		lgfs_hex(hex, ids[i], 32);

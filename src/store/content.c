@@ -1235,16 +1235,14 @@ static void *pf_main(void *arg)
 	int rcs[PF_SLOTS];
 
 	pthread_mutex_lock(&pf->mu);
-	for (;;) {
+	while (ids && outs) { /* without its buffers it stops: pf_take fetches for itself */
 		unsigned i, j, n = 0, queued = 0;
 
 		for (i = 0; i < PF_SLOTS; i++)
 			queued += pf->s[i].state == PF_QUEUED;
 		if (pf->quit && !queued)
 			break;
-		if (queued == 0 || (queued < PF_SLOTS / 2 && !pf->waiting && !pf->quit) || !ids || !outs) {
-			if (queued && (!ids || !outs))
-				break; /* cannot work: pf_take fetches for itself */
+		if (queued == 0 || (queued < PF_SLOTS / 2 && !pf->waiting && !pf->quit)) {
 			pthread_cond_wait(&pf->work, &pf->mu);
 			continue;
 		}
