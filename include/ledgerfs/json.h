@@ -9,10 +9,19 @@
 
 #include "buf.h"
 
-/* Append s (n bytes) as a JSON string literal with quotes; bytes that are
- * not valid UTF-8 are written as \u00XX escapes of the byte value. */
+/* Append text s (n bytes) as a JSON string literal with quotes. Controls,
+ * DEL, C1 controls, separators and bidirectional controls are \u escapes (the
+ * decoded value is unchanged); a byte that is not valid UTF-8 becomes
+ * U+FFFD, so this is for text (messages, kinds, origins), not for names
+ * whose exact bytes matter: those go through lgfs_json_bytes. */
 int lgfs_json_str(struct lgfs_buf *b, const void *s, size_t n);
-/* Same, for a human: a quoted string with C-style escapes. */
+/* Append bytes s (n bytes) without loss or ambiguity: valid UTF-8 as a JSON
+ * string exactly as lgfs_json_str writes it (decoding gives back the same
+ * bytes); anything else as an object {"b64":"<base64 of the bytes>"}. A
+ * reader tells the two apart by the JSON type. */
+int lgfs_json_bytes(struct lgfs_buf *b, const void *s, size_t n);
+/* For a human: s in double quotes, escaped as lgfs_escape() does (see
+ * escape.h), with '"' written as \". */
 int lgfs_quote(struct lgfs_buf *b, const void *s, size_t n);
 /* RFC 3339 UTC time with nanoseconds: 2026-11-23T03:40:01.123456789Z.
  * `out` holds at least 40 bytes. */

@@ -3,81 +3,99 @@
  */
 #include "ledgerfs/json.h"
 
+#include "ledgerfs/error.h"
+#include "ledgerfs/escape.h"
+#include "ledgerfs/hash.h"
+
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
-static size_t utf8_seq(const uint8_t *p, size_t n)
+/* Code point of the valid k-byte UTF-8 sequence at p. */
+static uint32_t utf8_cp(const uint8_t *p, size_t k)
 {
-	size_t k, j;
-	uint32_t cp;
+	static const uint8_t lead_mask[5] = { 0, 0x7f, 0x1f, 0x0f, 0x07 };
+	uint32_t cp = p[0] & lead_mask[k];
+	size_t j;
 
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		k = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		k = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		k = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (n < k)
-		return 0;
-	for (j = 1; j < k; j++) {
-		if ((p[j] & 0xc0) != 0x80)
-			return 0;
+	for (j = 1; j < k; j++)
 		cp = cp << 6 | (p[j] & 0x3f);
-	}
-	if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return k;
+	return cp;
 }
 
-static int put_escaped(struct lgfs_buf *b, const void *s, size_t n, int json)
+int lgfs_json_str(struct lgfs_buf *b, const void *s, size_t n)
 {
 	const uint8_t *p = s;
 	size_t i = 0;
 
 	lgfs_buf_put_u8(b, '"');
 	while (i < n) {
-		size_t k = utf8_seq(p + i, n - i);
-		uint8_t c = p[i];
+		size_t k = lgfs_utf8_len(p + i, n - i);
+		uint32_t cp;
 
-		if (k > 1) {
+		if (k == 0) {
+			lgfs_buf_put(b, "\\ufffd", 6);
+			i++;
+			continue;
+		}
+		if (lgfs_utf8_printable(p + i, k) && p[i] != '"' && p[i] != '\\') {
 			lgfs_buf_put(b, p + i, k);
 			i += k;
 			continue;
 		}
-		if (k == 1 && c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
-			lgfs_buf_put_u8(b, c);
-		} else if (c == '"' || c == '\\') {
+		/* Written as an escape even where JSON allows it raw (DEL, C1
+		 * controls, separators, bidirectional controls): a terminal
+		 * showing the JSON would act on them; the escape decodes to the
+		 * same character, so the value is unchanged. */
+		cp = utf8_cp(p + i, k);
+		if (cp == '"' || cp == '\\') {
 			lgfs_buf_put_u8(b, '\\');
-			lgfs_buf_put_u8(b, c);
-		} else if (c == '\n') {
+			lgfs_buf_put_u8(b, (uint8_t)cp);
+		} else if (cp == '\n') {
 			lgfs_buf_put(b, "\\n", 2);
-		} else if (c == '\t') {
+		} else if (cp == '\t') {
 			lgfs_buf_put(b, "\\t", 2);
-		} else if (json) {
-			lgfs_buf_printf(b, "\\u%04x", c);
 		} else {
-			lgfs_buf_printf(b, "\\x%02x", c);
+			lgfs_buf_printf(b, "\\u%04x", (unsigned int)cp);
 		}
-		i++;
+		i += k;
 	}
 	lgfs_buf_put_u8(b, '"');
 	return lgfs_buf_ok(b);
 }
 
-int lgfs_json_str(struct lgfs_buf *b, const void *s, size_t n)
+int lgfs_json_bytes(struct lgfs_buf *b, const void *s, size_t n)
 {
-	return put_escaped(b, s, n, 1);
+	char *enc;
+
+	if (lgfs_utf8_valid(s, n))
+		return lgfs_json_str(b, s, n);
+	enc = malloc(lgfs_b64_len(n));
+	if (!enc)
+		return lgfs_error_set(LGFS_ENOMEM, "out of memory");
+	lgfs_b64_encode(enc, s, n);
+	lgfs_buf_printf(b, "{\"b64\":\"%s\"}", enc);
+	free(enc);
+	return lgfs_buf_ok(b);
 }
 
 int lgfs_quote(struct lgfs_buf *b, const void *s, size_t n)
 {
-	return put_escaped(b, s, n, 0);
+	const uint8_t *p = s, *q;
+
+	/* '"' is ASCII, never inside a multi-byte character: the pieces between
+	 * quotes escape exactly as the whole would. */
+	lgfs_buf_put_u8(b, '"');
+	while ((q = memchr(p, '"', n))) {
+		lgfs_escape_buf(b, p, (size_t)(q - p));
+		lgfs_buf_put(b, "\\\"", 2);
+		n -= (size_t)(q - p) + 1;
+		p = q + 1;
+	}
+	lgfs_escape_buf(b, p, n);
+	lgfs_buf_put_u8(b, '"');
+	return lgfs_buf_ok(b);
 }
 
 void lgfs_time_format(char *out, size_t cap, int64_t ns)

@@ -1,6 +1,6 @@
 /*
  * test_util.c — util layer: errors, buffers, bounds-checked reader, SHA-256,
- * hex, strict base64, JSON strings, time format.
+ * hex, strict base64, escaped names, JSON strings, time format.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +13,7 @@
 
 #include "ledgerfs/buf.h"
 #include "ledgerfs/error.h"
+#include "ledgerfs/escape.h"
 #include "ledgerfs/hash.h"
 #include "ledgerfs/json.h"
 
@@ -156,18 +157,86 @@ static void test_base64(void **state)
 	assert_int_equal(lgfs_b64_decode(dec, 2, &n, "Zm9v", 4), LGFS_EINVAL); /* too long for cap */
 }
 
+static void test_escape(void **state)
+{
+	/* name, its length, the escaped form */
+#define C(in, out) { in, sizeof(in) - 1, out }
+	static const struct { const char *in; size_t len; const char *out; } cases[] = {
+		C("plain.txt", "plain.txt"),
+		C("", ""),
+		C("a\x1b[31mred", "a\\x1b[31mred"),
+		C("two\nlines\r\t", "two\\x0alines\\x0d\\x09"),
+		C("back\\slash", "back\\\\slash"),
+		C("nul\0x", "nul\\x00x"),
+		C("del\x7f", "del\\x7f"),
+		C("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
+		C("latin1 caf\xe9", "latin1 caf\\xe9"),
+		C("\xc0\xaf overlong", "\\xc0\\xaf overlong"),
+		C("\xed\xa0\x80 surrogate", "\\xed\\xa0\\x80 surrogate"),
+		C("cut \xe2\x82", "cut \\xe2\\x82"),
+		C("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"),      /* above U+10FFFF */
+		C("c1 \xc2\x9b", "c1 \\xc2\\x9b"),                       /* CSI */
+		C("rtl\xe2\x80\xae" "exe.txt", "rtl\\xe2\\x80\\xae" "exe.txt"), /* U+202E */
+		C("ls\xe2\x80\xa8", "ls\\xe2\\x80\\xa8"),               /* U+2028 */
+	};
+#undef C
+	char out[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = lgfs_escape(out, sizeof(out), cases[i].in, cases[i].len);
+		char *d = lgfs_escape_dup(cases[i].in, cases[i].len);
+		struct lgfs_buf b = LGFS_BUF_INIT;
+
+		assert_string_equal(out, cases[i].out);
+		assert_int_equal(n, strlen(cases[i].out));
+		assert_non_null(d);
+		assert_string_equal(d, cases[i].out);
+		free(d);
+		assert_int_equal(lgfs_escape_buf(&b, cases[i].in, cases[i].len), 0);
+		assert_int_equal(b.len, n);
+		assert_memory_equal(b.data ? (const char *)b.data : "", cases[i].out, n);
+		lgfs_buf_free(&b);
+		assert_int_equal(lgfs_utf8_valid(cases[i].in, cases[i].len), i < 8 || (i >= 13));
+	}
+	/* a short buffer: cut at a whole escape or character, always terminated */
+	memset(out, 'z', sizeof(out));
+	assert_int_equal(lgfs_escape(out, 6, "ab\x1b", 3), 6);
+	assert_string_equal(out, "ab");
+	assert_int_equal(lgfs_escape(out, 7, "ab\x1b", 3), 6);
+	assert_string_equal(out, "ab\\x1b");
+	assert_int_equal(lgfs_escape(out, 3, "a\xc3\xa9", 3), 3);
+	assert_string_equal(out, "a");
+	assert_int_equal(lgfs_escape(out, 1, "abc", 3), 3);
+	assert_string_equal(out, "");
+	assert_int_equal(lgfs_escape(NULL, 0, "a\\", 2), 3);
+}
+
 static void test_json_time(void **state)
 {
 	struct lgfs_buf b = LGFS_BUF_INIT;
 	char t[48];
 
 	(void)state;
-	assert_int_equal(lgfs_json_str(&b, "a\"b\\c\n\x01\xff\xc3\xa4", 10), 0);
-	assert_int_equal(b.len, strlen("\"a\\\"b\\\\c\\n\\u0001\\u00ff\xc3\xa4\""));
-	assert_memory_equal(b.data, "\"a\\\"b\\\\c\\n\\u0001\\u00ff\xc3\xa4\"", b.len);
+	assert_int_equal(lgfs_json_str(&b, "a\"b\\c\n\x01\xff\xc3\xa4\xc2\x9b", 12), 0);
+	assert_int_equal(b.len, strlen("\"a\\\"b\\\\c\\n\\u0001\\ufffd\xc3\xa4\\u009b\""));
+	assert_memory_equal(b.data, "\"a\\\"b\\\\c\\n\\u0001\\ufffd\xc3\xa4\\u009b\"", b.len);
 	lgfs_buf_reset(&b);
-	assert_int_equal(lgfs_quote(&b, "x\x02", 2), 0);
-	assert_memory_equal(b.data, "\"x\\x02\"", b.len);
+	assert_int_equal(lgfs_quote(&b, "x\x02\"\x1b[2J\\", 8), 0);
+	assert_int_equal(b.len, strlen("\"x\\x02\\\"\\x1b[2J\\\\\""));
+	assert_memory_equal(b.data, "\"x\\x02\\\"\\x1b[2J\\\\\"", b.len);
+	/* names: valid UTF-8 stays a string, anything else is base64 in an object */
+	lgfs_buf_reset(&b);
+	assert_int_equal(lgfs_json_bytes(&b, "\xc3\xbf\n", 3), 0);
+	assert_memory_equal(b.data, "\"\xc3\xbf\\n\"", b.len);
+	lgfs_buf_reset(&b);
+	assert_int_equal(lgfs_json_bytes(&b, "\xff", 1), 0);
+	assert_int_equal(b.len, strlen("{\"b64\":\"/w==\"}"));
+	assert_memory_equal(b.data, "{\"b64\":\"/w==\"}", b.len);
+	lgfs_buf_reset(&b);
+	assert_int_equal(lgfs_json_bytes(&b, "", 0), 0);
+	assert_memory_equal(b.data, "\"\"", b.len);
 	lgfs_buf_free(&b);
 	lgfs_time_format(t, sizeof(t), 0);
 	assert_string_equal(t, "1970-01-01T00:00:00.000000000Z");
@@ -184,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_buf_reader),
 		cmocka_unit_test(test_sha256_hex),
 		cmocka_unit_test(test_base64),
+		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_json_time),
 	};
 
