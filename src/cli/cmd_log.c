@@ -1,10 +1,14 @@
 /*
  * cmd_log.c — `ledgerfs log`: print records for people or as JSON lines
- * (cli layer).
+ * (cli layer). Names are bytes from the store: for people they are quoted
+ * and escaped (escape.h), in JSON a name that is valid UTF-8 is a string and
+ * any other is {"b64":"..."} (json.h), so no output line can be forged or
+ * mistaken for another name.
  */
 #include "cli.h"
 
 #include "ledgerfs/error.h"
+#include "ledgerfs/escape.h"
 #include "ledgerfs/hash.h"
 #include "ledgerfs/json.h"
 #include "ledgerfs/ledger.h"
@@ -17,17 +21,6 @@ struct log_ctx {
 	int json;
 	struct lgfs_buf out;
 };
-
-/* Is every byte printable UTF-8 text (so BYTES can be shown as text)? */
-static int is_text(const uint8_t *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (p[i] < 0x20 || p[i] == 0x7f)
-			return 0;
-	return 1;
-}
 
 /* One argument's value, as JSON or for people. */
 static void put_value(struct lgfs_buf *b, const struct lgfs_arg *a, int json)
@@ -54,7 +47,7 @@ static void put_value(struct lgfs_buf *b, const struct lgfs_arg *a, int json)
 		break;
 	case LGFS_KIND_HASH:
 		lgfs_hex(hex, a->data, 32);
-		lgfs_buf_printf(json ? b : b, json ? "\"%s\"" : "%s", hex);
+		lgfs_buf_printf(b, json ? "\"%s\"" : "%s", hex);
 		break;
 	case LGFS_KIND_STR:
 		if (json)
@@ -62,21 +55,11 @@ static void put_value(struct lgfs_buf *b, const struct lgfs_arg *a, int json)
 		else
 			lgfs_quote(b, a->data, a->len);
 		break;
-	default: /* BYTES: text when printable, else hex */
-		if (is_text(a->data, a->len)) {
-			if (json)
-				lgfs_json_str(b, a->data, a->len);
-			else
-				lgfs_quote(b, a->data, a->len);
-		} else {
-			size_t i;
-
-			lgfs_buf_put(b, json ? "\"hex:" : "hex:", json ? 5 : 4);
-			for (i = 0; i < a->len; i++)
-				lgfs_buf_printf(b, "%02x", a->data[i]);
-			if (json)
-				lgfs_buf_put_u8(b, '"');
-		}
+	default: /* BYTES: names, targets, xattr values: any bytes */
+		if (json)
+			lgfs_json_bytes(b, a->data, a->len);
+		else
+			lgfs_quote(b, a->data, a->len);
 	}
 }
 
@@ -113,8 +96,10 @@ static int print_entry(void *arg, const struct lgfs_ledger_entry *e)
 		}
 		lgfs_buf_put(b, "}\n", 2);
 	} else {
-		lgfs_buf_printf(b, "%-6llu %s  %s", (unsigned long long)e->index, t, aname ? aname : "");
-		if (!aname)
+		lgfs_buf_printf(b, "%-6llu %s  ", (unsigned long long)e->index, t);
+		if (aname)
+			lgfs_escape_buf(b, aname, strlen(aname));
+		else
 			lgfs_buf_printf(b, "%.16s", author);
 		if (e->rec) {
 			lgfs_buf_printf(b, "  uid=%u gid=%u  %s", e->rec->uid, e->rec->gid, lgfs_op_name(e->rec->op));
@@ -176,8 +161,12 @@ int cmd_log(int argc, char **argv)
 		return 1;
 	rc = lgfs_ledger_open(&l, store, argv[optind], NULL, LGFS_LEDGER_RDONLY);
 	free(store);
-	if (rc)
-		return cli_fail_lib(argv[optind]);
+	if (rc) {
+		char vol[256];
+
+		lgfs_escape(vol, sizeof(vol), argv[optind], strlen(argv[optind]));
+		return cli_fail_lib(vol);
+	}
 	ctx.info = lgfs_ledger_info(l);
 	size = lgfs_ledger_size(l);
 	rc = 0;

@@ -7,12 +7,15 @@
  * fork would lose: the child opens, mounts and serves; the parent waits on
  * a pipe until the child says the mount is usable (exit 0) or why it is not
  * (message, exit 1). The daemon's log is <store>/volumes/<VOLUME>/mount.log.
- * umount is fusermount3 -u, then a wait for the daemon to finish closing
- * the volume (see "mount locks" below).
+ * umount first checks in /proc/self/mountinfo that DIR is a ledgerfs mount
+ * (fuse.ledgerfs, source ledgerfs[:VOLUME], as fuse_ll.c mounts it) and
+ * refuses anything else; then fusermount3 -u, then a wait for the daemon to
+ * finish closing the volume (see "mount locks" below).
  */
 #include "cli.h"
 
 #include "ledgerfs/error.h"
+#include "ledgerfs/escape.h"
 #include "ledgerfs/fs.h"
 #include "ledgerfs/fuse.h"
 #include "ledgerfs/hash.h"
@@ -452,14 +455,123 @@ out:
 
 /* ---- umount ---- */
 
+/* What lgfs_fuse_run mounts: subtype=ledgerfs, fsname=ledgerfs[:VOLUME]. */
+#define LEDGERFS_FSTYPE "fuse.ledgerfs"
+#define LEDGERFS_SOURCE "ledgerfs"
+
+/* Undo mountinfo's octal escapes (\040 space, \011 tab, \012 newline,
+ * \134 backslash) in place. */
+static void mountinfo_unescape(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
+		    s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = '\0';
+}
+
+/* The absolute path the kernel shows for mount point dir. realpath() of a
+ * FUSE mount whose daemon died fails (ENOTCONN) on its last component, so
+ * the parent is resolved and the last component appended. malloc'd, or
+ * NULL with errno set. */
+static char *mount_point_path(const char *dir)
+{
+	char *abs = realpath(dir, NULL), *copy, *slash, *parent, *out = NULL;
+	const char *base;
+	int err = errno;
+
+	if (abs)
+		return abs;
+	copy = strdup(dir);
+	if (!copy)
+		return NULL;
+	while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
+		copy[strlen(copy) - 1] = '\0';
+	slash = strrchr(copy, '/');
+	if (slash) {
+		*slash = '\0';
+		base = slash + 1;
+		parent = realpath(slash == copy ? "/" : copy, NULL);
+	} else {
+		base = copy;
+		parent = realpath(".", NULL);
+	}
+	if (parent && *base && strcmp(base, ".") && strcmp(base, "..") &&
+	    asprintf(&out, "%s/%s", strcmp(parent, "/") ? parent : "", base) < 0)
+		out = NULL;
+	free(parent);
+	free(copy);
+	if (!out)
+		errno = err;
+	return out;
+}
+
+/*
+ * Is the mount on top of the absolute path mp a ledgerfs mount? 1 yes, 0 no
+ * (with the kind of mount that is there in what, or "" when nothing is
+ * mounted there), -1 when mountinfo cannot be read. The last matching line
+ * is the mount on top, the one an unmount would remove.
+ */
+static int is_ledgerfs_mount(const char *mp, char *what, size_t cap)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char *line = NULL, ft[64], src[256];
+	size_t lcap = 0;
+	int found = 0;
+
+	what[0] = '\0';
+	if (!f)
+		return -1;
+	while (getline(&line, &lcap, f) > 0) {
+		/* id parent maj:min root MOUNTPOINT opts [optional...] - FSTYPE SOURCE superopts */
+		char *save = NULL, *tok, *point = NULL, *fstype = NULL, *source = NULL;
+		int field = 0, after_sep = 0;
+
+		line[strcspn(line, "\n")] = '\0';
+		for (tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save), field++) {
+			if (field == 4)
+				point = tok;
+			else if (field > 5 && !after_sep && !strcmp(tok, "-"))
+				after_sep = 1;
+			else if (after_sep == 1)
+				fstype = tok, after_sep = 2;
+			else if (after_sep == 2)
+				source = tok, after_sep = 3;
+		}
+		if (!point || !fstype || !source)
+			continue;
+		mountinfo_unescape(point);
+		if (strcmp(point, mp))
+			continue;
+		mountinfo_unescape(fstype);
+		mountinfo_unescape(source);
+		found = !strcmp(fstype, LEDGERFS_FSTYPE) &&
+			(!strcmp(source, LEDGERFS_SOURCE) ||
+			 !strncmp(source, LEDGERFS_SOURCE ":", strlen(LEDGERFS_SOURCE ":")));
+		lgfs_escape(ft, sizeof(ft), fstype, strlen(fstype));
+		lgfs_escape(src, sizeof(src), source, strlen(source));
+		snprintf(what, cap, "a %s mount of %s", ft, src);
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
 int cmd_umount(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		CLI_OPT_HELP,
 		{ NULL, 0, NULL, 0 }
 	};
-	char *args[4], lockpath[PATH_MAX];
-	int c, fds[2], status, err = 0, have_lock;
+	char *args[4], lockpath[PATH_MAX], what[400], shown[PATH_MAX], *mp;
+	int c, fds[2], status, err = 0, have_lock, is_ours;
 	ssize_t r;
 	pid_t pid;
 
@@ -472,6 +584,20 @@ int cmd_umount(int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		return cli_usage("umount", optind >= argc ? "missing DIR" : "too many arguments");
+
+	/* fusermount3 run by root unmounts whatever is there: only a mount
+	 * this program made may go. */
+	lgfs_escape(shown, sizeof(shown), argv[optind], strlen(argv[optind]));
+	mp = mount_point_path(argv[optind]);
+	if (!mp)
+		return cli_fail("umount %s: %s", shown, strerror(errno));
+	is_ours = is_ledgerfs_mount(mp, what, sizeof(what));
+	free(mp);
+	if (is_ours < 0)
+		return cli_fail("umount %s: cannot read /proc/self/mountinfo: %s", shown, strerror(errno));
+	if (!is_ours)
+		return what[0] ? cli_fail("umount %s: not a ledgerfs mount (it is %s); nothing done", shown, what)
+			       : cli_fail("umount %s: nothing is mounted there; nothing done", shown);
 
 	/* Before unmounting: the real path of DIR is the mount point's. */
 	have_lock = mount_lock_path(lockpath, sizeof(lockpath), argv[optind]) == 0;
