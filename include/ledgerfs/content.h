@@ -6,7 +6,8 @@
  * changes only the chunks around it and the rest deduplicates), each chunk is
  * stored under the SHA-256 of its bytes, and the version is described by a
  * manifest: total size, SHA-256 of the whole content (so `sha256sum` of the
- * file matches what the log names) and the list of (chunk id, length). The
+ * file matches what the log names; not computed for very sparse files, see
+ * LGFS_HOLE_HASH_MAX) and the list of (chunk id, length). The
  * manifest is itself stored as a chunk; its id is what a write record names.
  * The byte-level formats are documented at the top of src/store/content.c.
  *
@@ -101,6 +102,31 @@ const uint64_t *lgfs_cdc_gear(void);
 #define LGFS_HOLE_MAX (1u << 31)          /* longest hole entry, bytes */
 #define LGFS_MANIFEST_FLAT_MAX 65536u     /* entries in a flat manifest and in one part */
 
+/* The largest file content a writer accepts: 16 TiB. The formats would hold
+ * more (u64 sizes); the bound keeps a version's manifest small (a 16 TiB
+ * hole is 8192 entries) and gives `truncate -s` of absurd sizes a clear
+ * error (EFBIG at the file system) instead of work. */
+#define LGFS_FILE_SIZE_MAX (1ull << 44)
+
+/*
+ * The whole-content SHA-256 of a version is computed only when its holes
+ * total at most LGFS_HOLE_HASH_MAX bytes (hashed as zeros, well under a
+ * second); above that the manifest's hash field (and the write record's
+ * sha256) is 32 zero bytes, "not computed: the content is verified chunk by
+ * chunk through the manifest". So building a version costs what its stored
+ * data costs, never what its holes would. Decoders reject 32 zero bytes
+ * when the holes total at most the bound. Whoever recomputes the hash
+ * (audit, tests) does so exactly when lgfs_manifest_hash_checked() says so.
+ */
+#define LGFS_HOLE_HASH_MAX (1ull << 30)
+
+/* 1 if a version whose holes total hole_bytes carries its whole-content
+ * SHA-256, 0 if its hash field is 32 zero bytes. */
+static inline int lgfs_content_hashed(uint64_t hole_bytes)
+{
+	return hole_bytes <= LGFS_HOLE_HASH_MAX;
+}
+
 /* One entry. For a hole, id is all zero. */
 struct lgfs_manifest_entry {
 	uint8_t id[32]; /* SHA-256 of the chunk; all zero for a hole */
@@ -110,7 +136,8 @@ struct lgfs_manifest_entry {
 /* A decoded manifest (all entries in memory: 36 bytes per chunk). */
 struct lgfs_manifest {
 	uint64_t size;                        /* total content bytes = sum of entry lengths */
-	uint8_t sha256[32];                   /* SHA-256 of the whole content (holes as zeros) */
+	uint8_t sha256[32];                   /* SHA-256 of the whole content (holes as zeros), or
+					       * all zero above LGFS_HOLE_HASH_MAX of holes */
 	size_t count;                         /* number of entries */
 	struct lgfs_manifest_entry *entries;  /* owned; free with lgfs_manifest_free */
 };
@@ -129,9 +156,18 @@ static inline int lgfs_manifest_entry_is_hole(const struct lgfs_manifest_entry *
 /* Release m->entries and zero m. */
 void lgfs_manifest_free(struct lgfs_manifest *m);
 
+/* Bytes of m that are holes (sum of its hole entries). */
+uint64_t lgfs_manifest_holes(const struct lgfs_manifest *m);
+
+/* 1 if m->sha256 must equal the SHA-256 of the content m describes (a
+ * checker recomputes and compares it), 0 if it is not to be recomputed
+ * (holes above LGFS_HOLE_HASH_MAX: chunk hashes are what verifies the
+ * content then). */
+int lgfs_manifest_hash_checked(const struct lgfs_manifest *m);
+
 /* Canonical flat ("LGM1") encoding of m, appended to out. LGFS_EINVAL if m
  * is not canonical (bad lengths, lengths not summing to size, adjacent
- * holes) or has more than LGFS_MANIFEST_FLAT_MAX entries (use
+ * holes, an all-zero hash with at most LGFS_HOLE_HASH_MAX of holes) or has more than LGFS_MANIFEST_FLAT_MAX entries (use
  * lgfs_manifest_store). */
 int lgfs_manifest_encode(struct lgfs_buf *out, const struct lgfs_manifest *m)
 	__attribute__((warn_unused_result));
@@ -180,13 +216,15 @@ int lgfs_chunk_writer_write(struct lgfs_chunk_writer *w, const void *p, size_t n
 /* Append len zero bytes as a hole (nothing stored). Pending data ends its
  * chunk here, and chunking restarts after the hole. Zeros passed to _write
  * stay data (a run of them dedupes to one stored chunk); only this call makes
- * holes. The whole-content
- * SHA-256 still covers the zeros (hashed at about 2 GB/s). */
+ * holes. While the holes total at most LGFS_HOLE_HASH_MAX the whole-content
+ * SHA-256 covers their zeros (hashed at 1-2 GB/s); once they pass it the
+ * hash is dropped and _finish reports 32 zero bytes. Both _write and _hole
+ * fail with LGFS_ERANGE when the content would exceed LGFS_FILE_SIZE_MAX. */
 int lgfs_chunk_writer_hole(struct lgfs_chunk_writer *w, uint64_t len);
 
 /* Finish: store the last chunk and the manifest. id_out gets the manifest
  * id; size_out and sha256_out (each may be NULL) the content size and
- * SHA-256. The writer accepts no more data; free it afterwards. */
+ * SHA-256 (32 zero bytes when not computed, see LGFS_HOLE_HASH_MAX). The writer accepts no more data; free it afterwards. */
 int lgfs_chunk_writer_finish(struct lgfs_chunk_writer *w, uint8_t id_out[32],
 			     uint64_t *size_out, uint8_t sha256_out[32])
 	__attribute__((warn_unused_result));
@@ -212,7 +250,11 @@ struct lgfs_manifest_reader;
 int lgfs_manifest_reader_open(struct lgfs_manifest_reader **out, struct lgfs_chunks *c,
 			      const uint8_t id[32]);
 
-/* Content size and SHA-256 from the manifest. */
+/* Content size and SHA-256 field from the manifest (32 zero bytes when not
+ * computed). The reader checks the hash rule of LGFS_HOLE_HASH_MAX for a
+ * flat manifest at open; for a split one only lgfs_manifest_load does (it
+ * needs every part). Reads are verified chunk by chunk, never against the
+ * whole-content hash. */
 uint64_t lgfs_manifest_reader_size(const struct lgfs_manifest_reader *r);
 void lgfs_manifest_reader_sha256(const struct lgfs_manifest_reader *r, uint8_t out[32]);
 

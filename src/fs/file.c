@@ -12,6 +12,12 @@
  * dedupe against the store), a manifest is stored, and one write record
  * names it.
  *
+ * A version costs what its data costs: unwritten ranges and the base's
+ * holes become holes of the new manifest, never bytes to read or store,
+ * and past LGFS_HOLE_HASH_MAX of holes not even bytes to hash (content.h).
+ * No file grows past LGFS_FILE_SIZE_MAX: a write, truncate or fallocate
+ * beyond it is EFBIG and changes nothing.
+ *
  * A file written in order from offset 0 past MEM_STAGE_MAX skips staging:
  * its writes go to a background chunk writer as they arrive (a stream), so
  * the version is nearly built when the file is closed. Any other access
@@ -553,7 +559,7 @@ int lgfs_ofile_truncate(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struc
 	int old_dirty = of->dirty, rc;
 	struct extent *saved = NULL;
 
-	if (size > (1ull << 50))
+	if (size > LGFS_FILE_SIZE_MAX)
 		return -EFBIG;
 	if ((rc = stream_settle(fs, of)))
 		return rc;
@@ -729,7 +735,7 @@ int lgfs_fs_write(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t fh
 
 	if (fs->rdonly)
 		return -EROFS;
-	if (off + size < off || off + size > (1ull << 50))
+	if (off > LGFS_FILE_SIZE_MAX || size > LGFS_FILE_SIZE_MAX - off)
 		return -EFBIG;
 	pthread_mutex_lock(&of->mu);
 	if (of->werr) {
@@ -862,6 +868,8 @@ int lgfs_fs_fallocate(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_
 		return -EOPNOTSUPP;
 	if (len == 0 || off + len < off)
 		return -EINVAL;
+	if (off + len > LGFS_FILE_SIZE_MAX)
+		return -EFBIG;
 	pthread_mutex_lock(&of->mu);
 	if (off + len > of->size)
 		rc = lgfs_ofile_truncate(fs, ctx, of, off + len);

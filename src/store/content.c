@@ -17,7 +17,9 @@
  * Flat manifest, for 0..65536 entries (LGFS_MANIFEST_FLAT_MAX):
  *   offset 0   4 bytes   magic "LGM1"
  *   offset 4   u64       total size in bytes
- *   offset 12  32 bytes  SHA-256 of the whole content (holes read as zeros)
+ *   offset 12  32 bytes  SHA-256 of the whole content (holes read as zeros),
+ *                        or 32 zero bytes when the holes total more than
+ *                        LGFS_HOLE_HASH_MAX (see "Whole-content hash" below)
  *   offset 44  u32       entry count n
  *   offset 48  n entries, in file order
  *   Exactly 48 + 36 n bytes. Entry lengths sum to the total size; an empty
@@ -44,6 +46,18 @@
  * Decoders accept only these exact encodings: anything else (bad magic,
  * truncation, trailing bytes, counts that do not match, lengths out of
  * range or not adding up, unmerged holes) is LGFS_ECORRUPT.
+ *
+ * Whole-content hash. SHA-256 has no shortcut over a run of zeros, so a
+ * sparse file of a few TiB would cost hours to hash although nothing of it
+ * is stored. The rule: when the hole entries of a version total at most
+ * LGFS_HOLE_HASH_MAX (1 GiB) the field holds the SHA-256 of the whole
+ * content (the holes hashed as zeros, about half a second per GiB at most);
+ * above that the writer stores 32 zero bytes, meaning "not computed: the
+ * content is verified chunk by chunk through the manifest". A decoder
+ * rejects 32 zero bytes when the holes total at most the bound (the field
+ * cannot be dropped from a version that has one). A computed hash above the
+ * bound (written before this rule) is accepted; checkers do not recompute
+ * it (lgfs_manifest_hash_checked).
  */
 #include "ledgerfs/content.h"
 #include "ledgerfs/error.h"
@@ -198,6 +212,7 @@ static const uint8_t zero_id[32];
  * parts of a split one in order). */
 struct echeck {
 	uint64_t sum;      /* lengths so far */
+	uint64_t holes;    /* of which in hole entries */
 	uint64_t size;     /* the total they must not exceed */
 	int prev_hole;     /* the previous entry was a hole ... */
 	uint32_t prev_len; /* ... of this length */
@@ -226,6 +241,8 @@ static int echeck_add(struct echeck *k, const uint8_t id[32], uint32_t len, uint
 		return lgfs_error_set(code, "manifest entry %llu: lengths exceed the total size %llu",
 				      (unsigned long long)idx, (unsigned long long)k->size);
 	k->sum += len;
+	if (hole)
+		k->holes += len;
 	k->prev_hole = hole;
 	k->prev_len = len;
 	return 0;
@@ -238,6 +255,34 @@ static int echeck_done(const struct echeck *k, int code)
 		return lgfs_error_set(code, "manifest lengths sum to %llu, total size is %llu",
 				      (unsigned long long)k->sum, (unsigned long long)k->size);
 	return 0;
+}
+
+/* The whole-content hash rule (top of this file) for a complete entry
+ * sequence with hash field sha. */
+static int echeck_sha(const struct echeck *k, const uint8_t sha[32], int code)
+{
+	if (lgfs_content_hashed(k->holes) && memcmp(sha, zero_id, 32) == 0)
+		return lgfs_error_set(code, "manifest: no whole-content hash, but its holes total only %llu bytes",
+				      (unsigned long long)k->holes);
+	return 0;
+}
+
+/* See content.h. */
+uint64_t lgfs_manifest_holes(const struct lgfs_manifest *m)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < m->count; i++)
+		if (lgfs_manifest_entry_is_hole(&m->entries[i]))
+			sum += m->entries[i].len;
+	return sum;
+}
+
+/* See content.h. */
+int lgfs_manifest_hash_checked(const struct lgfs_manifest *m)
+{
+	return lgfs_content_hashed(lgfs_manifest_holes(m));
 }
 
 /* Decode `count` wire entries from p into e (bounds checked by the caller),
@@ -282,7 +327,8 @@ static int check_manifest(const struct lgfs_manifest *m)
 		if (rc)
 			return rc;
 	}
-	return echeck_done(&k, LGFS_EINVAL);
+	rc = echeck_done(&k, LGFS_EINVAL);
+	return rc ? rc : echeck_sha(&k, m->sha256, LGFS_EINVAL);
 }
 
 /* See content.h; the format is at the top of this file. */
@@ -349,6 +395,8 @@ int lgfs_manifest_decode(struct lgfs_manifest *out, const void *p, size_t n)
 	rc = decode_entries(m.entries, ents, count, &k, 0, &bytes);
 	if (!rc)
 		rc = echeck_done(&k, LGFS_ECORRUPT);
+	if (!rc)
+		rc = echeck_sha(&k, m.sha256, LGFS_ECORRUPT);
 out:
 	if (rc)
 		lgfs_manifest_free(&m);
@@ -706,6 +754,8 @@ int lgfs_manifest_load(struct lgfs_manifest *out, struct lgfs_chunks *c, const u
 		rc = part_load(&rt, c, &rt.parts[i], m.entries + rt.parts[i].first, &k, &scratch);
 	if (!rc)
 		rc = echeck_done(&k, LGFS_ECORRUPT);
+	if (!rc)
+		rc = echeck_sha(&k, rt.sha, LGFS_ECORRUPT);
 out:
 	if (rc)
 		lgfs_manifest_free(&m);
@@ -750,6 +800,9 @@ struct lgfs_chunk_writer {
 	size_t npend;
 	struct mbuild mb;              /* the manifest being built */
 	struct ring *ring;             /* background mode; NULL for a synchronous writer */
+	uint64_t total;                /* content bytes accepted (data and holes), <= LGFS_FILE_SIZE_MAX */
+	uint64_t holes;                /* of which holes */
+	int unhashed;                  /* holes passed LGFS_HOLE_HASH_MAX: `whole` is no longer fed */
 	int err;                       /* first error; every later call returns it */
 };
 
@@ -890,7 +943,10 @@ static void *hasher_main(void *arg)
 	size_t n;
 
 	while ((p = ring_next(g, g->hashed, &n))) {
-		lgfs_sha256_ctx_update(w->whole, p, n);
+		/* unhashed only changes while the ring is drained (in _hole);
+		 * ring_next's lock orders it before this read */
+		if (!w->unhashed)
+			lgfs_sha256_ctx_update(w->whole, p, n);
 		ring_advance(g, &g->hashed);
 	}
 	return NULL;
@@ -1055,6 +1111,16 @@ static void *whole_hash(void *arg)
  * passes are most of a version's cost. */
 #define WHOLE_PARALLEL_MIN (256u << 10)
 
+/* Account for n more content bytes: LGFS_ERANGE past the largest file. */
+static int writer_grow(struct lgfs_chunk_writer *w, uint64_t n)
+{
+	if (n > LGFS_FILE_SIZE_MAX - w->total)
+		return w->err = lgfs_error_set(LGFS_ERANGE, "content larger than the largest file (%llu bytes)",
+					       (unsigned long long)LGFS_FILE_SIZE_MAX);
+	w->total += n;
+	return 0;
+}
+
 /* See content.h. */
 int lgfs_chunk_writer_write(struct lgfs_chunk_writer *w, const void *buf, size_t n)
 {
@@ -1066,11 +1132,13 @@ int lgfs_chunk_writer_write(struct lgfs_chunk_writer *w, const void *buf, size_t
 		return w->err;
 	if (!w->whole)
 		return lgfs_error_set(LGFS_EINVAL, "chunk writer already finished");
+	if ((rc = writer_grow(w, n)))
+		return rc;
 	if (w->ring)
 		return ring_write(w, buf, n);
-	if (n >= WHOLE_PARALLEL_MIN && sysconf(_SC_NPROCESSORS_ONLN) > 1)
+	if (!w->unhashed && n >= WHOLE_PARALLEL_MIN && sysconf(_SC_NPROCESSORS_ONLN) > 1)
 		threaded = pthread_create(&tid, NULL, whole_hash, &job) == 0;
-	if (!threaded)
+	if (!threaded && !w->unhashed)
 		lgfs_sha256_ctx_update(w->whole, buf, n);
 	rc = cut(w, buf, n);
 	if (threaded)
@@ -1083,7 +1151,7 @@ int lgfs_chunk_writer_write(struct lgfs_chunk_writer *w, const void *buf, size_t
 /* See content.h. */
 int lgfs_chunk_writer_hole(struct lgfs_chunk_writer *w, uint64_t len)
 {
-	static const uint8_t zeros[64 << 10];
+	static const uint8_t zeros[256 << 10];
 	uint64_t left;
 	int rc;
 
@@ -1093,16 +1161,21 @@ int lgfs_chunk_writer_hole(struct lgfs_chunk_writer *w, uint64_t len)
 		return lgfs_error_set(LGFS_EINVAL, "chunk writer already finished");
 	if (len == 0)
 		return 0;
+	if ((rc = writer_grow(w, len)))
+		return rc;
 	if (w->ring && (rc = ring_drain(w)))
 		return rc;
-	if (len > UINT64_MAX - w->mb.size - w->npend) {
-		rc = lgfs_error_set(LGFS_ERANGE, "file size overflows");
-		goto out;
-	}
 	rc = end_chunk(w);
 	if (rc)
 		goto out;
-	for (left = len; left; ) {
+	/* The whole-content hash rule (top of this file): holes are hashed
+	 * while they total at most LGFS_HOLE_HASH_MAX; past it the hash is
+	 * dropped, so a version costs what its data costs, whatever its
+	 * size. Deciding before hashing keeps one large hole free. */
+	w->holes += len;
+	if (!lgfs_content_hashed(w->holes))
+		w->unhashed = 1;
+	for (left = w->unhashed ? 0 : len; left; ) {
 		size_t n = left > sizeof(zeros) ? sizeof(zeros) : (size_t)left;
 
 		lgfs_sha256_ctx_update(w->whole, zeros, n);
@@ -1137,6 +1210,8 @@ int lgfs_chunk_writer_finish(struct lgfs_chunk_writer *w, uint8_t id_out[32],
 		goto out;
 	lgfs_sha256_ctx_final(w->whole, sha);
 	w->whole = NULL;
+	if (w->unhashed)
+		memset(sha, 0, sizeof(sha)); /* "not computed" */
 	rc = mb_finish(&w->mb, sha, id_out);
 	if (rc)
 		goto out;
@@ -1489,6 +1564,8 @@ static int reader_load_part(struct lgfs_manifest_reader *r, uint32_t i)
 	rc = part_load(&r->rt, r->store, pt, r->ents, &k, &r->scratch);
 	if (!rc)
 		rc = echeck_done(&k, LGFS_ECORRUPT);
+	if (!rc && r->rt.nparts == 1) /* flat: all holes are known here */
+		rc = echeck_sha(&k, r->rt.sha, LGFS_ECORRUPT);
 	if (rc)
 		return rc;
 	r->offs[0] = pt->start;

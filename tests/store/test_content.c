@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ledgerfs/chunks.h"
@@ -651,6 +652,7 @@ static void test_manifest_1gib(void **state)
 		m.entries[i].len = 65536;
 	}
 	m.size = 1ull << 30;
+	lgfs_sha256(m.sha256, "any hash but none", 17); /* no holes: a hash is required */
 	assert_int_equal(lgfs_manifest_encode(&e, &m), 0);
 	assert_int_equal(e.len, 48 + 36 * 16384);
 	assert_int_equal(lgfs_manifest_store(f->c, &m, id), 0);
@@ -993,6 +995,7 @@ static void test_split_manifest_inconsistent(void **state)
 		m.entries[i].len = 1;
 	}
 	m.size = m.count;
+	memset(m.sha256, 'z', 32);
 	assert_int_equal(lgfs_manifest_store(f->c, &m, id), 0);
 	assert_int_equal(lgfs_chunks_get(f->c, id, &root), 0);
 	/* wrong entry count in the root, stored under its own (valid) hash */
@@ -1193,6 +1196,218 @@ static void test_reader_read_ahead(void **state)
 	free(back);
 }
 
+
+/* SHA-256 of `zeros` zero bytes then tail (n bytes). */
+static void sha_zeros_then(uint8_t out[32], uint64_t zeros, const void *tail, size_t n)
+{
+	static const uint8_t z[1 << 20];
+	struct lgfs_sha256_ctx *h = lgfs_sha256_ctx_new();
+
+	assert_non_null(h);
+	while (zeros) {
+		size_t k = zeros < sizeof(z) ? (size_t)zeros : sizeof(z);
+
+		lgfs_sha256_ctx_update(h, z, k);
+		zeros -= k;
+	}
+	lgfs_sha256_ctx_update(h, tail, n);
+	lgfs_sha256_ctx_final(h, out);
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* The whole-content hash rule: holes up to LGFS_HOLE_HASH_MAX are hashed,
+ * beyond it the hash is 32 zero bytes and costs nothing; both writer modes. */
+static void test_writer_hole_hash_rule(void **state)
+{
+	static const uint8_t zero[32];
+	struct fixture *f = *state;
+	struct lgfs_chunk_writer *w;
+	struct lgfs_manifest m;
+	uint8_t id[32], sha[32], want[32];
+	uint64_t size;
+	double t0;
+	int async;
+
+	/* exactly at the bound: computed, and equal to hashing the zeros */
+	assert_int_equal(lgfs_chunk_writer_new(&w, f->c), 0);
+	assert_int_equal(lgfs_chunk_writer_hole(w, LGFS_HOLE_HASH_MAX / 2), 0);
+	assert_int_equal(lgfs_chunk_writer_write(w, "x", 1), 0);
+	assert_int_equal(lgfs_chunk_writer_hole(w, LGFS_HOLE_HASH_MAX / 2), 0);
+	assert_int_equal(lgfs_chunk_writer_finish(w, id, &size, sha), 0);
+	lgfs_chunk_writer_free(w);
+	{
+		struct lgfs_sha256_ctx *h = lgfs_sha256_ctx_new();
+		static const uint8_t z[1 << 20];
+		uint64_t left;
+
+		for (left = LGFS_HOLE_HASH_MAX / 2; left; left -= sizeof(z))
+			lgfs_sha256_ctx_update(h, z, sizeof(z));
+		lgfs_sha256_ctx_update(h, "x", 1);
+		for (left = LGFS_HOLE_HASH_MAX / 2; left; left -= sizeof(z))
+			lgfs_sha256_ctx_update(h, z, sizeof(z));
+		lgfs_sha256_ctx_final(h, want);
+	}
+	assert_memory_equal(sha, want, 32);
+	assert_int_equal(lgfs_manifest_load(&m, f->c, id), 0);
+	assert_memory_equal(m.sha256, want, 32);
+	assert_true(lgfs_manifest_holes(&m) == LGFS_HOLE_HASH_MAX);
+	assert_int_equal(lgfs_manifest_hash_checked(&m), 1);
+	lgfs_manifest_free(&m);
+
+	/* one byte of holes more, in pieces, both modes: not computed. 100 GiB
+	 * of holes costs no hashing: well under a second. */
+	for (async = 0; async < 2; async++) {
+		t0 = now_s();
+		assert_int_equal(async ? lgfs_chunk_writer_new_async(&w, f->c) : lgfs_chunk_writer_new(&w, f->c), 0);
+		assert_int_equal(lgfs_chunk_writer_write(w, "head", 4), 0);
+		assert_int_equal(lgfs_chunk_writer_hole(w, LGFS_HOLE_HASH_MAX - 10), 0);
+		assert_int_equal(lgfs_chunk_writer_hole(w, 11), 0);
+		assert_int_equal(lgfs_chunk_writer_write(w, "tail", 4), 0);
+		assert_int_equal(lgfs_chunk_writer_hole(w, 100ull << 30), 0);
+		assert_int_equal(lgfs_chunk_writer_write(w, "end", 3), 0);
+		assert_int_equal(lgfs_chunk_writer_finish(w, id, &size, sha), 0);
+		lgfs_chunk_writer_free(w);
+		assert_memory_equal(sha, zero, 32);
+		assert_true(size == 4 + LGFS_HOLE_HASH_MAX + 1 + 4 + (100ull << 30) + 3);
+		assert_int_equal(lgfs_manifest_load(&m, f->c, id), 0);
+		assert_memory_equal(m.sha256, zero, 32);
+		assert_int_equal(lgfs_manifest_hash_checked(&m), 0);
+		lgfs_manifest_free(&m);
+		/* the first hole (hashed up to the bound) is the only cost */
+		assert_true(now_s() - t0 < 5.0);
+	}
+	/* a file of nothing but a huge hole: no hashing at all */
+	t0 = now_s();
+	assert_int_equal(lgfs_chunk_writer_new(&w, f->c), 0);
+	assert_int_equal(lgfs_chunk_writer_hole(w, LGFS_FILE_SIZE_MAX), 0);
+	assert_int_equal(lgfs_chunk_writer_finish(w, id, &size, sha), 0);
+	lgfs_chunk_writer_free(w);
+	assert_true(now_s() - t0 < 1.0);
+	assert_true(size == LGFS_FILE_SIZE_MAX);
+	assert_memory_equal(sha, zero, 32);
+	{
+		struct lgfs_manifest_reader *r;
+		uint8_t buf[64], z64[64] = { 0 };
+		size_t got;
+
+		assert_int_equal(lgfs_manifest_reader_open(&r, f->c, id), 0);
+		assert_int_equal(lgfs_manifest_reader_read(r, LGFS_FILE_SIZE_MAX - 64, buf, 64, &got), 0);
+		assert_int_equal(got, 64);
+		assert_memory_equal(buf, z64, 64);
+		lgfs_manifest_reader_free(r);
+	}
+	/* small holes are still hashed */
+	assert_int_equal(lgfs_chunk_writer_new(&w, f->c), 0);
+	assert_int_equal(lgfs_chunk_writer_hole(w, 5000), 0);
+	assert_int_equal(lgfs_chunk_writer_write(w, "abc", 3), 0);
+	assert_int_equal(lgfs_chunk_writer_finish(w, id, NULL, sha), 0);
+	lgfs_chunk_writer_free(w);
+	sha_zeros_then(want, 5000, "abc", 3);
+	assert_memory_equal(sha, want, 32);
+}
+
+/* No content past LGFS_FILE_SIZE_MAX, by data or by holes. */
+static void test_writer_size_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct lgfs_chunk_writer *w;
+	uint8_t id[32];
+	int async;
+
+	for (async = 0; async < 2; async++) {
+		assert_int_equal(async ? lgfs_chunk_writer_new_async(&w, f->c) : lgfs_chunk_writer_new(&w, f->c), 0);
+		assert_int_equal(lgfs_chunk_writer_hole(w, LGFS_FILE_SIZE_MAX - 1), 0);
+		assert_int_equal(lgfs_chunk_writer_write(w, "ab", 2), LGFS_ERANGE);
+		assert_int_equal(lgfs_chunk_writer_finish(w, id, NULL, NULL), LGFS_ERANGE); /* sticky */
+		lgfs_chunk_writer_free(w);
+	}
+	assert_int_equal(lgfs_chunk_writer_new(&w, f->c), 0);
+	assert_int_equal(lgfs_chunk_writer_write(w, "a", 1), 0);
+	assert_int_equal(lgfs_chunk_writer_hole(w, LGFS_FILE_SIZE_MAX), LGFS_ERANGE);
+	lgfs_chunk_writer_free(w);
+	assert_int_equal(lgfs_chunk_writer_new(&w, f->c), 0);
+	assert_int_equal(lgfs_chunk_writer_hole(w, UINT64_MAX), LGFS_ERANGE);
+	lgfs_chunk_writer_free(w);
+	/* exactly the maximum is fine */
+	assert_int_equal(lgfs_chunk_writer_new(&w, f->c), 0);
+	assert_int_equal(lgfs_chunk_writer_hole(w, LGFS_FILE_SIZE_MAX - 1), 0);
+	assert_int_equal(lgfs_chunk_writer_write(w, "a", 1), 0);
+	assert_int_equal(lgfs_chunk_writer_finish(w, id, NULL, NULL), 0);
+	lgfs_chunk_writer_free(w);
+}
+
+/* Decoders follow the hash rule: an all-zero hash is refused unless the holes
+ * pass the bound; a computed hash is accepted either way. */
+static void test_manifest_hash_rule(void **state)
+{
+	struct fixture *f = *state;
+	struct lgfs_manifest m = { 0 }, d;
+	struct lgfs_manifest_entry e[3];
+	struct lgfs_manifest_reader *r;
+	struct lgfs_buf enc = LGFS_BUF_INIT;
+	uint8_t cid[32], id[32];
+
+	lgfs_sha256(cid, "q", 1);
+	assert_int_equal(lgfs_chunks_put(f->c, cid, "q", 1), 0);
+	memset(e, 0, sizeof(e));
+	memcpy(e[0].id, cid, 32);
+	e[0].len = 1;
+	e[1].len = LGFS_HOLE_MAX; /* holes: 2 GiB + 1 > the bound */
+	e[2].len = 1;
+	m.entries = e;
+	m.count = 3;
+	m.size = 1 + (uint64_t)LGFS_HOLE_MAX + 1;
+	assert_int_equal(lgfs_manifest_holes(&m), (uint64_t)LGFS_HOLE_MAX + 1);
+	assert_int_equal(lgfs_manifest_hash_checked(&m), 0);
+	/* zero hash, holes above the bound: fine everywhere */
+	assert_int_equal(lgfs_manifest_encode(&enc, &m), 0);
+	assert_int_equal(lgfs_manifest_decode(&d, enc.data, enc.len), 0);
+	lgfs_manifest_free(&d);
+	assert_int_equal(lgfs_manifest_store(f->c, &m, id), 0);
+	assert_int_equal(lgfs_manifest_load(&d, f->c, id), 0);
+	lgfs_manifest_free(&d);
+	assert_int_equal(lgfs_manifest_reader_open(&r, f->c, id), 0);
+	lgfs_manifest_reader_free(r);
+	/* a computed hash there (an older writer's) is accepted too */
+	memset(m.sha256, 7, 32);
+	lgfs_buf_reset(&enc);
+	assert_int_equal(lgfs_manifest_encode(&enc, &m), 0);
+	assert_int_equal(lgfs_manifest_decode(&d, enc.data, enc.len), 0);
+	lgfs_manifest_free(&d);
+	/* holes at most the bound: the zero hash is refused by the encoder, and
+	 * by every decoder when stored anyway */
+	memset(m.sha256, 0, 32);
+	e[1].len = LGFS_HOLE_HASH_MAX - 1;
+	m.size = 1 + LGFS_HOLE_HASH_MAX - 1 + 1;
+	assert_int_equal(lgfs_manifest_hash_checked(&m), 1);
+	lgfs_buf_reset(&enc);
+	assert_int_equal(lgfs_manifest_encode(&enc, &m), LGFS_EINVAL);
+	assert_int_equal(lgfs_manifest_store(f->c, &m, id), LGFS_EINVAL);
+	lgfs_buf_reset(&enc);
+	lgfs_buf_put(&enc, "LGM1", 4);
+	lgfs_buf_put_u64(&enc, m.size);
+	lgfs_buf_put(&enc, m.sha256, 32);
+	lgfs_buf_put_u32(&enc, 3);
+	for (int i = 0; i < 3; i++) {
+		lgfs_buf_put(&enc, e[i].id, 32);
+		lgfs_buf_put_u32(&enc, e[i].len);
+	}
+	assert_int_equal(lgfs_manifest_decode(&d, enc.data, enc.len), LGFS_ECORRUPT);
+	assert_null(d.entries);
+	lgfs_sha256(id, enc.data, enc.len);
+	assert_int_equal(lgfs_chunks_put(f->c, id, enc.data, enc.len), 0);
+	assert_int_equal(lgfs_manifest_load(&d, f->c, id), LGFS_ECORRUPT);
+	assert_int_equal(lgfs_manifest_reader_open(&r, f->c, id), LGFS_ECORRUPT);
+	lgfs_buf_free(&enc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1217,6 +1432,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writer_async, setup, teardown),
 		cmocka_unit_test(test_writer_async_failure),
 		cmocka_unit_test_setup_teardown(test_reader_read_ahead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_hole_hash_rule, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_size_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_manifest_hash_rule, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
