@@ -72,11 +72,18 @@ enum lgfs_ledger_flags {
 	LGFS_LEDGER_RDONLY = 1 << 0, /* no key needed; nothing is written or repaired */
 };
 
-/* Open a volume. Writable opens need `key` with its private half, a member
- * of the volume (LGFS_EPERM otherwise); they cut a torn log tail, repair the
- * derived tree, and refuse (LGFS_ECORRUPT) a log shorter than a checkpoint
- * already signed, so no two inconsistent checkpoints are ever signed. The key
- * is borrowed and must outlive the ledger. */
+/* Open a volume. Every open, read-only or not, first verifies the whole log
+ * (see src/ledger/verify.h): chain, commitments, records present, every
+ * stored checkpoint's signature and root, the signatures no checkpoint
+ * covers, the genesis name against the directory's name, and the user's
+ * pinned checkpoint (trust.h); any failure is LGFS_ECORRUPT with a message
+ * naming the entry and pointing at `ledgerfs audit`, and nothing is served,
+ * applied, repaired or signed. A successful open pins what it verified in
+ * the user's state (never in the store). Writable opens need `key` with its
+ * private half, a member of the volume (LGFS_EPERM otherwise); then they cut
+ * a torn log tail no checkpoint covered and a torn last checkpoint frame,
+ * and rebuild the derived tree when it disagrees with the verified root. The
+ * key is borrowed and must outlive the ledger. */
 int lgfs_ledger_open(struct lgfs_ledger **out, const char *store, const char *name,
 		     const struct lgfs_key *key, int flags);
 /* Open by volume directory. */
@@ -221,10 +228,20 @@ struct lgfs_ledger_entry {
 	const struct lgfs_record *rec;
 };
 typedef int (*lgfs_ledger_cb)(void *arg, const struct lgfs_ledger_entry *e);
-/* Entries [from, from+count), decoded (not verified: that is audit's job;
- * an undecodable entry is LGFS_ECORRUPT naming its index). Only durable
- * entries can be read (LGFS_ERANGE beyond lgfs_ledger_size()). */
+/* Entries [from, from+count), decoded and verified: each envelope must be
+ * the one the open verified (its leaf hash is kept in memory) and each record
+ * must match its envelope's commitment, so a file changed after the open is
+ * LGFS_ECORRUPT naming the index, never served. Only durable entries can be
+ * read (LGFS_ERANGE beyond lgfs_ledger_size()). The callback must not call
+ * back into the ledger's tree (roots, proofs, checkpoints). */
 int lgfs_ledger_read(struct lgfs_ledger *l, uint64_t from, uint64_t count, lgfs_ledger_cb cb, void *arg);
+
+/* RFC 9162 consistency proof between sizes old_size <= new_size (both at
+ * most lgfs_ledger_size()); `proof` holds LGFS_MERKLE_MAX_PROOF hashes,
+ * *nproof gets the count. The proof is checked against the roots recomputed
+ * from the verified envelopes before it is returned. */
+int lgfs_ledger_consistency_proof(struct lgfs_ledger *l, uint64_t old_size, uint64_t new_size,
+				  uint8_t proof[][32], size_t *nproof);
 
 /* Every stored checkpoint note of a volume directory, oldest first. A torn
  * last frame is skipped (a writable ledger cuts it). */

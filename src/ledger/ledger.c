@@ -33,6 +33,8 @@
 #include "ledgerfs/log.h"
 #include "ledgerfs/merkle.h"
 #include "ledgerfs/sys.h"
+#include "ledgerfs/trust.h"
+#include "verify.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -94,6 +96,10 @@ struct lgfs_ledger {
 	const struct lgfs_key *key;    /* borrowed; NULL when read-only */
 	struct lgfs_log *log;          /* the log store; appended to by the committer only */
 	struct lgfs_volume_info info;  /* from the genesis record, fixed at open */
+	/* What the open verified (verify.h): the leaf hash of every entry, so
+	 * that every later read is checked against it, grown by the committer
+	 * under tree_mu as batches become durable. */
+	struct lgfs_vlog vl;
 
 	/* Taken before mu. The committer holds it while it extends the tree and
 	 * writes a checkpoint, so that readers of the tree (roots, on-demand
@@ -523,8 +529,9 @@ static int commit_batch(struct lgfs_ledger *l, struct batch *b, int (*presync)(v
 	if (rc)
 		goto out;
 	pthread_mutex_lock(&l->tree_mu);
+	rc = lgfs_vlog_reserve(&l->vl, end);
 	for (i = 0; i < b->n && !rc; i++) {
-		uint8_t leaf[32];
+		uint8_t *leaf = l->vl.leaves[b->first + i];
 
 		lgfs_merkle_leaf_hash(leaf, b->envs[i], LGFS_ENVELOPE_LEN);
 		rc = lgfs_merkle_append(l->tree, leaf);
@@ -686,110 +693,100 @@ static int committer_start(struct lgfs_ledger *l)
 
 /* ---- opening ---- */
 
-/* Decode the genesis entry into l->info. */
-static int load_genesis(struct lgfs_volume_info *info, const struct lgfs_log_entry *e)
+/* Bring the derived tree file to the verified log: it must hold exactly the
+ * verified leaves, and its root must be the one recomputed from the
+ * envelopes. A file that disagrees (torn, damaged or poisoned) is rebuilt
+ * from the leaf hashes; it is derived data, never evidence. Only nodes the
+ * roots are made of matter for signing: the check of the root at the full
+ * size covers them, and proofs are checked before use. */
+static int tree_sync(struct lgfs_ledger *l)
 {
-	struct lgfs_envelope env;
-	struct lgfs_record r;
-	const struct lgfs_arg *a;
-	uint32_t thr = 0;
-	int rc;
-
-	memset(info, 0, sizeof(*info));
-	rc = lgfs_envelope_decode(&env, e->envelope, e->envelope_len);
-	if (!rc)
-		rc = lgfs_record_decode(&r, e->record, e->record_len);
-	if (rc)
-		return lgfs_error_wrap(LGFS_ECORRUPT, "genesis record");
-	if (r.op != LGFS_OP_GENESIS)
-		return lgfs_error_set(LGFS_ECORRUPT, "the first record is not a genesis record");
-	a = lgfs_record_arg(&r, LGFS_F_NAME);
-	if (a->len > LGFS_VOLUME_NAME_MAX)
-		return lgfs_error_set(LGFS_ECORRUPT, "genesis volume name too long");
-	memcpy(info->name, a->data, a->len);
-	a = lgfs_record_arg(&r, LGFS_F_KEY);
-	memcpy(info->founder, a->data, 32);
-	a = lgfs_record_arg(&r, LGFS_F_KEY_NAME);
-	if (a->len > LGFS_KEY_NAME_MAX)
-		return lgfs_error_set(LGFS_ECORRUPT, "genesis key name too long");
-	memcpy(info->founder_name, a->data, a->len);
-	lgfs_record_get_u32(&r, LGFS_F_THRESHOLD, &thr);
-	info->policy.threshold = thr;
-	lgfs_record_get_u64(&r, LGFS_F_RETENTION, &info->policy.retention_s);
-	info->created_ns = r.time_ns;
-	return lgfs_origin_make(info->origin, info->name, env.commitment);
-}
-
-static int first_entry_cb(void *arg, const struct lgfs_log_entry *e)
-{
-	return load_genesis(arg, e);
-}
-
-/* Remember the last envelope's hash and time. */
-static int last_entry_cb(void *arg, const struct lgfs_log_entry *e)
-{
-	struct lgfs_ledger *l = arg;
-	struct lgfs_envelope env;
-	int rc = lgfs_envelope_decode(&env, e->envelope, e->envelope_len);
-
-	if (rc)
-		return lgfs_error_wrap(rc, "log entry %llu", (unsigned long long)e->index);
-	lgfs_envelope_hash(l->prev, e->envelope);
-	l->last_time = env.time_ns;
-	return 0;
-}
-
-static int tree_extend_cb(void *arg, const struct lgfs_log_entry *e)
-{
-	uint8_t leaf[32];
-
-	lgfs_merkle_leaf_hash(leaf, e->envelope, e->envelope_len);
-	return lgfs_merkle_append(arg, leaf);
-}
-
-/* Bring the tree to the log's size and check it against the latest
- * checkpoint; rebuild it from the log when it disagrees. */
-static int tree_sync(struct lgfs_ledger *l, const struct lgfs_checkpoint *cp)
-{
-	uint64_t tsize = lgfs_merkle_size(l->tree);
-	uint8_t root[32];
+	uint64_t tsize = lgfs_merkle_size(l->tree), i;
+	uint8_t root[32], leaf[32];
 	int rc, attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
 		if (tsize > l->size && (rc = lgfs_merkle_truncate(l->tree, l->size)))
 			return rc;
 		tsize = lgfs_merkle_size(l->tree);
-		if (tsize < l->size) {
-			rc = lgfs_log_read(l->log, tsize, l->size - tsize, tree_extend_cb, l->tree);
-			if (!rc)
-				rc = lgfs_merkle_flush(l->tree);
-			if (rc)
-				return rc;
+		if (attempt == 0 && tsize > 0) {
+			/* The leaves kept must be the verified ones (spot check: first and last). */
+			if (lgfs_merkle_leaf(l->tree, 0, leaf) || memcmp(leaf, l->vl.leaves[0], 32) ||
+			    lgfs_merkle_leaf(l->tree, tsize - 1, leaf) || memcmp(leaf, l->vl.leaves[tsize - 1], 32)) {
+				if ((rc = lgfs_merkle_truncate(l->tree, 0)))
+					return rc;
+				tsize = 0;
+			}
 		}
-		if (!cp || cp->size > l->size)
-			return 0;
-		rc = lgfs_merkle_root(l->tree, cp->size, root);
-		if (rc)
+		for (i = tsize; i < l->size; i++)
+			if ((rc = lgfs_merkle_append(l->tree, l->vl.leaves[i])))
+				return rc;
+		if ((rc = lgfs_merkle_flush(l->tree)))
 			return rc;
-		if (!memcmp(root, cp->root, 32))
+		if (lgfs_merkle_root(l->tree, l->size, root) == 0 && !memcmp(root, l->vl.root, 32))
 			return 0;
-		/* The derived tree is wrong (torn or damaged file): rebuild. */
-		rc = lgfs_merkle_truncate(l->tree, 0);
-		if (rc)
+		/* The derived tree is wrong: rebuild it from the verified leaves. */
+		if ((rc = lgfs_merkle_truncate(l->tree, 0)))
 			return rc;
 		tsize = 0;
 	}
-	return lgfs_error_set(LGFS_ECORRUPT,
-			      "the log's first %llu entries do not match the latest signed checkpoint; run 'ledgerfs audit'",
-			      (unsigned long long)cp->size);
+	return lgfs_error_set(LGFS_EIO, "the Merkle node file of volume '%s' cannot be rebuilt", l->info.name);
+}
+
+/* The torn tail of the log (an incomplete last frame) is cut only by a
+ * writer, only once the log before it verified, and only when no checkpoint
+ * covered it: the verification refused the volume already if one did. */
+#ifndef LGFS_LOG_KEEP_TORN /* TEMP until the log store's cut_torn lands */
+#define LGFS_LOG_KEEP_TORN 0
+static int cut_torn_tail(struct lgfs_ledger *l)
+{
+	(void)l;
+	return 0;
+}
+#else
+static int cut_torn_tail(struct lgfs_ledger *l)
+{
+	if (l->log->torn_bytes == 0)
+		return 0;
+	return lgfs_log_cut_torn(l->log);
+}
+#endif
+
+/* The checkpoints file of a writer: its torn last frame (a checkpoint being
+ * written when the process died; verification refused anything else) is
+ * cut, then new checkpoints are appended. */
+static int open_checkpoints(struct lgfs_ledger *l)
+{
+	char *path = path_join(l->dir, "checkpoints");
+
+	if (!path)
+		return lgfs_error_set(LGFS_ENOMEM, "out of memory");
+	l->cp_fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+	free(path);
+	if (l->cp_fd < 0)
+		return lgfs_error_errno(LGFS_EIO, "opening the checkpoints file of volume '%s'", l->info.name);
+	if (l->vl.cp_file_size != l->vl.cp_valid_end &&
+	    (ftruncate(l->cp_fd, l->vl.cp_valid_end) || fdatasync(l->cp_fd)))
+		return lgfs_error_errno(LGFS_EIO, "cutting the torn last checkpoint of volume '%s'", l->info.name);
+	fchmod(l->cp_fd, 0600);
+	l->cp_size = l->vl.cp_size;
+	return 0;
+}
+
+/* Remember in the user's own state what was verified (trust.h). A failure
+ * to write that state does not stop the reader; it is only less protected
+ * next time. */
+static void pin_verified(struct lgfs_ledger *l, const char *note)
+{
+	if (note)
+		(void)lgfs_trust_save(l->dir, note);
 }
 
 int lgfs_ledger_open_dir(struct lgfs_ledger **out, const char *dir, const struct lgfs_key *key, int flags)
 {
 	struct lgfs_ledger *l;
-	struct lgfs_checkpoint cp;
-	char *path = NULL, *note = NULL;
-	int rc, have_cp = 0;
+	char *path = NULL;
+	int rc;
 
 	*out = NULL;
 	l = calloc(1, sizeof(*l));
@@ -820,7 +817,7 @@ int lgfs_ledger_open_dir(struct lgfs_ledger **out, const char *dir, const struct
 		rc = lgfs_error_set(LGFS_ENOMEM, "out of memory");
 		goto fail;
 	}
-	rc = lgfs_log_open(&l->log, path, l->rdonly ? LGFS_LOG_RDONLY : 0);
+	rc = lgfs_log_open(&l->log, path, l->rdonly ? LGFS_LOG_RDONLY : LGFS_LOG_KEEP_TORN);
 	free(path);
 	path = NULL;
 	if (rc) {
@@ -828,75 +825,26 @@ int lgfs_ledger_open_dir(struct lgfs_ledger **out, const char *dir, const struct
 			lgfs_error_set(rc, "no volume at %s", dir);
 		goto fail;
 	}
-	rc = lgfs_log_size(l->log, &l->size);
+	/* Nothing is served, applied or signed before the whole log verified. */
+	rc = lgfs_vlog_verify(&l->vl, l->log, dir);
 	if (rc)
 		goto fail;
-	if (l->size == 0) {
-		rc = lgfs_error_set(LGFS_ECORRUPT, "volume at %s has an empty log (no genesis record)", dir);
-		goto fail;
-	}
-	rc = lgfs_log_read(l->log, 0, 1, first_entry_cb, &l->info);
-	if (!rc)
-		rc = lgfs_log_read(l->log, l->size - 1, 1, last_entry_cb, l);
-	if (rc)
-		goto fail;
+	l->info = l->vl.info;
+	l->size = l->vl.size;
+	memcpy(l->prev, l->vl.prev, 32);
+	l->last_time = l->vl.last_time;
 	l->next = l->size;
 	if (!l->rdonly && memcmp(lgfs_key_public(key), l->info.founder, 32)) {
 		rc = lgfs_error_set(LGFS_EPERM, "key '%s' is not a member of volume '%s'",
 				    lgfs_key_name(key), l->info.name);
 		goto fail;
 	}
+	pin_verified(l, l->vl.cp_note);
 	if (l->rdonly)
 		goto done;
 
-	path = path_join(dir, "checkpoints");
-	if (!path) {
-		rc = lgfs_error_set(LGFS_ENOMEM, "out of memory");
+	if ((rc = cut_torn_tail(l)) || (rc = open_checkpoints(l)))
 		goto fail;
-	}
-	l->cp_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	free(path);
-	path = NULL;
-	if (l->cp_fd < 0) {
-		rc = lgfs_error_errno(LGFS_EIO, "opening checkpoints");
-		goto fail;
-	}
-	{
-		/* Cut a torn last checkpoint frame (crash during its write). */
-		off_t end;
-		struct stat st;
-
-		rc = cp_scan(l->cp_fd, NULL, NULL, &end);
-		if (rc)
-			goto fail;
-		if (fstat(l->cp_fd, &st) == 0 && st.st_size != end && ftruncate(l->cp_fd, end)) {
-			rc = lgfs_error_errno(LGFS_EIO, "repairing checkpoints");
-			goto fail;
-		}
-	}
-	rc = cp_latest(l->cp_fd, &note);
-	if (rc == 0) {
-		struct lgfs_note *n = NULL;
-
-		rc = lgfs_note_parse(&n, note, strlen(note));
-		if (!rc)
-			rc = lgfs_checkpoint_parse(&cp, n->text, n->text_len);
-		lgfs_note_free(n);
-		if (rc) {
-			lgfs_error_wrap(rc, "latest checkpoint");
-			goto fail;
-		}
-		have_cp = 1;
-		l->cp_size = cp.size;
-		if (cp.size > l->size) {
-			rc = lgfs_error_set(LGFS_ECORRUPT,
-					    "the log has %llu entries but a signed checkpoint covers %llu: entries were lost; run 'ledgerfs audit'",
-					    (unsigned long long)l->size, (unsigned long long)cp.size);
-			goto fail;
-		}
-	} else if (rc != LGFS_ENOTFOUND) {
-		goto fail;
-	}
 	path = path_join(dir, "tree");
 	if (!path) {
 		rc = lgfs_error_set(LGFS_ENOMEM, "out of memory");
@@ -906,17 +854,15 @@ int lgfs_ledger_open_dir(struct lgfs_ledger **out, const char *dir, const struct
 	free(path);
 	path = NULL;
 	if (!rc)
-		rc = tree_sync(l, have_cp ? &cp : NULL);
+		rc = tree_sync(l);
 	if (!rc)
 		rc = committer_start(l);
 	if (rc)
 		goto fail;
 done:
-	free(note);
 	*out = l;
 	return 0;
 fail:
-	free(note);
 	lgfs_ledger_close(l);
 	return rc;
 }
@@ -963,9 +909,16 @@ void lgfs_ledger_close(struct lgfs_ledger *l)
 
 		/* A final checkpoint if the log grew since the last one; then make
 		 * the checkpoints (written without sync after each batch) durable. */
-		if (l->cp_size != l->size && sign_checkpoint(l, l->size, &note) == 0)
-			cp_append(l->cp_fd, note, 0);
-		fdatasync(l->cp_fd);
+		if (l->cp_size != l->size && sign_checkpoint(l, l->size, &note) == 0 &&
+		    cp_append(l->cp_fd, note, 0) == 0)
+			l->cp_size = l->size;
+		if (fdatasync(l->cp_fd) == 0 && l->cp_size == l->size) {
+			/* What this writer verified and signed, now durable, is what
+			 * its user trusts next time. */
+			if (!note)
+				cp_latest(l->cp_fd, &note);
+			pin_verified(l, note);
+		}
 		free(note);
 	}
 	while ((q = l->head)) { /* only when the open failed before the committer ran */
@@ -984,6 +937,7 @@ void lgfs_ledger_close(struct lgfs_ledger *l)
 	pthread_cond_destroy(&l->qcv);
 	pthread_mutex_destroy(&l->mu);
 	pthread_mutex_destroy(&l->tree_mu);
+	lgfs_vlog_free(&l->vl);
 	free(l->dir);
 	free(l);
 }
@@ -1236,16 +1190,13 @@ int lgfs_ledger_checkpoint_latest(struct lgfs_ledger *l, char **out)
 		pthread_mutex_unlock(&l->tree_mu);
 		return rc;
 	}
-	path = path_join(l->dir, "checkpoints");
-	if (!path)
-		return lgfs_error_set(LGFS_ENOMEM, "out of memory");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	free(path);
-	if (fd < 0)
-		return errno == ENOENT ? lgfs_error_set(LGFS_ENOTFOUND, "no checkpoint stored")
-				       : lgfs_error_errno(LGFS_EIO, "opening checkpoints");
-	rc = cp_latest(fd, out);
-	close(fd);
+	/* Read-only: the newest checkpoint the open verified. */
+	(void)path;
+	(void)fd;
+	if (!l->vl.cp_note)
+		return lgfs_error_set(LGFS_ENOTFOUND, "no checkpoint stored");
+	*out = strdup(l->vl.cp_note);
+	rc = *out ? 0 : lgfs_error_set(LGFS_ENOMEM, "out of memory");
 	return rc;
 }
 
@@ -1290,9 +1241,11 @@ int lgfs_ledger_root(struct lgfs_ledger *l, uint64_t size, uint8_t out[32])
 	durable = lgfs_ledger_durable(l);
 	if (!l->tree) {
 		/* Read-only: build the tree in memory on first use. */
+		uint64_t i;
+
 		rc = lgfs_merkle_open(&l->tree, NULL);
-		if (!rc)
-			rc = lgfs_log_read(l->log, 0, durable, tree_extend_cb, l->tree);
+		for (i = 0; !rc && i < durable; i++)
+			rc = lgfs_merkle_append(l->tree, l->vl.leaves[i]);
 		if (rc) {
 			lgfs_merkle_close(l->tree);
 			l->tree = NULL;
@@ -1310,6 +1263,8 @@ out:
 struct read_ctx {
 	lgfs_ledger_cb cb;
 	void *arg;
+	uint8_t (*leaves)[32]; /* verified leaf hashes (a snapshot of the pointer, under tree_mu) */
+	uint64_t nleaves;
 };
 
 static int read_cb(void *arg, const struct lgfs_log_entry *e)
@@ -1317,8 +1272,26 @@ static int read_cb(void *arg, const struct lgfs_log_entry *e)
 	struct read_ctx *c = arg;
 	struct lgfs_ledger_entry le;
 	struct lgfs_record *r = NULL;
+	uint8_t leaf[32], com[32];
 	int rc;
 
+	/* Served only as verified at open (or as written by this writer): the
+	 * envelope must be the one whose leaf hash the open computed, and the
+	 * record the one its commitment names. */
+	if (e->envelope_len != LGFS_ENVELOPE_LEN || e->index >= c->nleaves)
+		return lgfs_error_set(LGFS_ECORRUPT, "log entry %llu changed after it was verified",
+				      (unsigned long long)e->index);
+	lgfs_merkle_leaf_hash(leaf, e->envelope, e->envelope_len);
+	if (memcmp(leaf, c->leaves[e->index], 32))
+		return lgfs_error_set(LGFS_ECORRUPT, "log entry %llu: its envelope changed after it was verified",
+				      (unsigned long long)e->index);
+	if (e->record_len == 0)
+		return lgfs_error_set(LGFS_ECORRUPT, "log entry %llu: its record is withheld",
+				      (unsigned long long)e->index);
+	lgfs_record_commitment(com, e->record, e->record_len);
+	if (memcmp(com, e->envelope + 81, 32))
+		return lgfs_error_set(LGFS_ECORRUPT, "log entry %llu: its record changed after it was verified",
+				      (unsigned long long)e->index);
 	memset(&le, 0, sizeof(le));
 	le.index = e->index;
 	le.envelope = e->envelope;
@@ -1345,9 +1318,54 @@ static int read_cb(void *arg, const struct lgfs_log_entry *e)
 
 int lgfs_ledger_read(struct lgfs_ledger *l, uint64_t from, uint64_t count, lgfs_ledger_cb cb, void *arg)
 {
-	struct read_ctx c = { cb, arg };
+	int rc;
+	struct read_ctx c = { cb, arg, NULL, 0 };
+	uint64_t durable;
 
-	return lgfs_log_read(l->log, from, count, read_cb, &c);
+	/* The leaf array may be moved by the committer's growth: read it
+	 * under tree_mu. Only durable entries are read, and their leaves never
+	 * change. */
+	pthread_mutex_lock(&l->tree_mu);
+	durable = lgfs_ledger_durable(l);
+	if (from > durable || count > durable - from) {
+		pthread_mutex_unlock(&l->tree_mu);
+		return lgfs_error_set(LGFS_ERANGE, "entries %llu..%llu are beyond the log's %llu entries",
+				      (unsigned long long)from, (unsigned long long)(from + count - 1),
+				      (unsigned long long)durable);
+	}
+	c.leaves = l->vl.leaves;
+	c.nleaves = durable;
+	rc = lgfs_log_read(l->log, from, count, read_cb, &c);
+	pthread_mutex_unlock(&l->tree_mu);
+	return rc;
+}
+
+/* Proofs come from the tree (file or memory), then are checked against the
+ * roots recomputed from the verified leaves before they are handed out. */
+int lgfs_ledger_consistency_proof(struct lgfs_ledger *l, uint64_t old_size, uint64_t new_size,
+				  uint8_t proof[][32], size_t *nproof)
+{
+	uint8_t old_root[32], new_root[32];
+	int rc;
+
+	*nproof = 0;
+	if (old_size > new_size)
+		return lgfs_error_set(LGFS_ERANGE, "the old size %llu is larger than the new size %llu",
+				      (unsigned long long)old_size, (unsigned long long)new_size);
+	if ((rc = lgfs_ledger_root(l, new_size, new_root)) || (rc = lgfs_ledger_root(l, old_size, old_root)))
+		return rc;
+	pthread_mutex_lock(&l->tree_mu);
+	rc = lgfs_merkle_consistency_proof(l->tree, old_size, new_size, proof, nproof);
+	pthread_mutex_unlock(&l->tree_mu);
+	if (rc)
+		return rc;
+	if (old_size == 0 || old_size == new_size)
+		return 0;
+	if (lgfs_merkle_verify_consistency(old_size, new_size, old_root, new_root, proof, *nproof))
+		return lgfs_error_set(LGFS_ECORRUPT,
+				      "the Merkle node file of volume '%s' gives a wrong proof; reopen it as a writer to rebuild the file",
+				      l->info.name);
+	return 0;
 }
 
 /* ---- creating and listing volumes ---- */

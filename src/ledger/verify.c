@@ -1,0 +1,494 @@
+/*
+ * verify.c — the verified open of a volume's log (ledger layer). See
+ * verify.h.
+ *
+ * Order: the genesis entry first (it names the founder, the only member in
+ * this format version, and so the key every signature is checked with), then
+ * the checkpoints file (strictly: every frame complete and signed by the
+ * founder, only an incomplete last frame is a torn write), then the user's
+ * pin, then one pass over every entry. Entries up to the largest stored
+ * checkpoint whose signature verified are covered by its root, recomputed
+ * from the envelopes; the ones after it have their own signatures checked.
+ */
+#include "verify.h"
+
+#include "ledgerfs/error.h"
+#include "ledgerfs/hash.h"
+#include "ledgerfs/key.h"
+#include "ledgerfs/merkle.h"
+#include "ledgerfs/note.h"
+#include "ledgerfs/record.h"
+#include "ledgerfs/trust.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define READ_CHUNK 65536                 /* entries per log read call */
+#define CP_FILE_MAX ((off_t)1 << 32)     /* a checkpoints file larger than this is refused */
+
+/* A root the log must have at some size: a stored checkpoint or a pin. */
+struct anchor {
+	uint64_t size;
+	uint8_t root[32];
+	char what[96];        /* for messages: "checkpoint #3", "your pinned checkpoint" */
+};
+
+struct scan {
+	struct lgfs_vlog *v;
+	const char *name;     /* the volume's directory name, for messages */
+	struct lgfs_key *founder;
+	struct lgfs_merkle_frontier f;
+	struct anchor *anchors; /* sorted by size */
+	size_t nanchors, next_anchor;
+	uint64_t sig_from;    /* entries from here on need their signature checked */
+	uint64_t next;        /* index expected next */
+};
+
+void lgfs_vlog_free(struct lgfs_vlog *v)
+{
+	free(v->leaves);
+	free(v->cp_note);
+	memset(v, 0, sizeof(*v));
+}
+
+int lgfs_vlog_reserve(struct lgfs_vlog *v, uint64_t n)
+{
+	size_t cap = v->leaves_cap ? v->leaves_cap : 1024;
+	uint8_t (*nl)[32];
+
+	if (n < v->leaves_cap)
+		return 0;
+	while (cap <= n)
+		cap *= 2;
+	nl = realloc(v->leaves, cap * sizeof(*nl));
+	if (!nl)
+		return lgfs_error_set(LGFS_ENOMEM, "out of memory for the log's leaf hashes");
+	v->leaves = nl;
+	v->leaves_cap = cap;
+	return 0;
+}
+
+/* The last path component of dir (the volume's name in its store). */
+static void dir_name(char out[LGFS_VOLUME_NAME_MAX + 2], const char *dir)
+{
+	size_t n = strlen(dir), s;
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	s = n;
+	while (s > 0 && dir[s - 1] != '/')
+		s--;
+	if (n - s > LGFS_VOLUME_NAME_MAX + 1)
+		n = s + LGFS_VOLUME_NAME_MAX + 1;
+	memcpy(out, dir + s, n - s);
+	out[n - s] = '\0';
+}
+
+static int bad(const struct scan *s, uint64_t i, const char *fmt, const char *what)
+{
+	return lgfs_error_set(LGFS_ECORRUPT, "volume '%s', log entry %llu: %s%s; run 'ledgerfs audit %s' for details",
+			      s->name, (unsigned long long)i, fmt, what ? what : "", s->name);
+}
+
+/* ---- genesis ---- */
+
+static int genesis_cb(void *arg, const struct lgfs_log_entry *e)
+{
+	struct scan *s = arg;
+	struct lgfs_volume_info *info = &s->v->info;
+	struct lgfs_envelope env;
+	struct lgfs_record r;
+	const struct lgfs_arg *a;
+	uint8_t com[32];
+	uint32_t thr = 0;
+
+	if (e->envelope_len != LGFS_ENVELOPE_LEN || lgfs_envelope_decode(&env, e->envelope, e->envelope_len))
+		return bad(s, 0, "the genesis envelope is malformed", NULL);
+	if (e->record_len == 0)
+		return bad(s, 0, "the genesis record is missing", NULL);
+	lgfs_record_commitment(com, e->record, e->record_len);
+	if (memcmp(com, env.commitment, 32))
+		return bad(s, 0, "the genesis record does not match its envelope's commitment", NULL);
+	if (lgfs_record_decode(&r, e->record, e->record_len) || r.op != LGFS_OP_GENESIS || r.origin[0])
+		return bad(s, 0, "the first record is not a genesis record", NULL);
+	a = lgfs_record_arg(&r, LGFS_F_NAME);
+	if (a->len > LGFS_VOLUME_NAME_MAX)
+		return bad(s, 0, "the genesis volume name is too long", NULL);
+	memcpy(info->name, a->data, a->len);
+	info->name[a->len] = '\0';
+	a = lgfs_record_arg(&r, LGFS_F_KEY);
+	memcpy(info->founder, a->data, 32);
+	a = lgfs_record_arg(&r, LGFS_F_KEY_NAME);
+	if (a->len > LGFS_KEY_NAME_MAX)
+		return bad(s, 0, "the genesis key name is too long", NULL);
+	memcpy(info->founder_name, a->data, a->len);
+	info->founder_name[a->len] = '\0';
+	if (!lgfs_volume_name_valid(info->name) || !lgfs_key_name_valid(info->founder_name))
+		return bad(s, 0, "invalid volume or key name in the genesis record", NULL);
+	if (strcmp(info->name, s->name))
+		return lgfs_error_set(LGFS_ECORRUPT,
+				      "the volume in directory '%s' is named '%s' by its genesis record: another volume's log was put in its place; run 'ledgerfs audit %s' for details",
+				      s->name, info->name, s->name);
+	if (memcmp(info->founder, env.author, 32))
+		return bad(s, 0, "the genesis record is not signed by the founder key it names", NULL);
+	lgfs_record_get_u32(&r, LGFS_F_THRESHOLD, &thr);
+	info->policy.threshold = thr;
+	lgfs_record_get_u64(&r, LGFS_F_RETENTION, &info->policy.retention_s);
+	info->created_ns = r.time_ns;
+	if (lgfs_origin_make(info->origin, info->name, env.commitment))
+		return lgfs_error_wrap(LGFS_ECORRUPT, "volume '%s'", s->name);
+	return lgfs_key_from_public(&s->founder, info->founder_name, info->founder);
+}
+
+/* ---- checkpoints file ---- */
+
+/* Is the part of the checkpoints file after its last complete frame an
+ * incomplete write of one more frame? Zeros, less than a length, or a
+ * length announcing more bytes than are there, followed by the beginning
+ * of one checkpoint of this origin and nothing that starts a second one. */
+static int cp_tail_torn(const uint8_t *p, size_t r, const char *origin)
+{
+	size_t olen = strlen(origin), i, cmp;
+	uint32_t n;
+
+	for (i = 0; i < r && !p[i]; i++)
+		;
+	if (i == r || r < 4)
+		return 1;
+	n = lgfs_be32_get(p);
+	if (n == 0 || n > LGFS_NOTE_MAX || r >= (size_t)n + 8)
+		return 0;
+	cmp = r - 4 < olen + 1 ? r - 4 : olen + 1;
+	if (memcmp(p + 4, origin, cmp < olen ? cmp : olen) || (cmp == olen + 1 && p[4 + olen] != '\n'))
+		return 0;
+	for (i = 5; i + olen <= r; i++)
+		if (!memcmp(p + i, origin, olen))
+			return 0;
+	return 1;
+}
+
+static int anchor_cmp(const void *x, const void *y)
+{
+	const struct anchor *a = x, *b = y;
+
+	return a->size < b->size ? -1 : a->size > b->size;
+}
+
+static int anchor_add(struct scan *s, uint64_t size, const uint8_t root[32], const char *what)
+{
+	struct anchor *n = realloc(s->anchors, (s->nanchors + 1) * sizeof(*n));
+
+	if (!n)
+		return lgfs_error_set(LGFS_ENOMEM, "out of memory");
+	s->anchors = n;
+	n = &s->anchors[s->nanchors++];
+	n->size = size;
+	memcpy(n->root, root, 32);
+	snprintf(n->what, sizeof(n->what), "%s", what);
+	return 0;
+}
+
+/* Read and check every stored checkpoint: each becomes an anchor; the
+ * largest one is the newest verified checkpoint. */
+static int load_checkpoints(struct scan *s, const char *dir)
+{
+	struct lgfs_vlog *v = s->v;
+	char *path = NULL, what[64];
+	uint8_t *data = NULL;
+	struct stat st;
+	size_t off = 0, len, k = 0;
+	int fd = -1, rc = 0;
+
+	if (asprintf(&path, "%s/checkpoints", dir) < 0)
+		return lgfs_error_set(LGFS_ENOMEM, "out of memory");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return lgfs_error_set(LGFS_ECORRUPT,
+					      "volume '%s': the checkpoints file is missing (every volume has one from its creation); run 'ledgerfs audit %s' for details",
+					      s->name, s->name);
+		return lgfs_error_errno(LGFS_EIO, "volume '%s': opening its checkpoints file", s->name);
+	}
+	if (fstat(fd, &st)) {
+		rc = lgfs_error_errno(LGFS_EIO, "volume '%s': reading its checkpoints file", s->name);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > CP_FILE_MAX) {
+		rc = lgfs_error_set(LGFS_ECORRUPT, "volume '%s': the checkpoints file is not a regular file of sane size; run 'ledgerfs audit %s'",
+				    s->name, s->name);
+		goto out;
+	}
+	len = (size_t)st.st_size;
+	data = malloc(len ? len : 1);
+	if (!data) {
+		rc = lgfs_error_set(LGFS_ENOMEM, "out of memory reading checkpoints");
+		goto out;
+	}
+	if (len && pread(fd, data, len, 0) != (ssize_t)len) {
+		rc = lgfs_error_errno(LGFS_EIO, "volume '%s': reading its checkpoints file", s->name);
+		goto out;
+	}
+	while (len - off >= 8) {
+		uint32_t n = lgfs_be32_get(data + off);
+		struct lgfs_note *note = NULL;
+		struct lgfs_checkpoint cp;
+		struct lgfs_key *keys[1] = { s->founder };
+
+		if (n == 0 || n > LGFS_NOTE_MAX || len - off - 8 < n || lgfs_be32_get(data + off + 4 + n) != n)
+			break;
+		k++;
+		if (lgfs_note_parse(&note, (const char *)data + off + 4, n) ||
+		    lgfs_checkpoint_parse(&cp, note->text, note->text_len)) {
+			lgfs_note_free(note);
+			rc = lgfs_error_set(LGFS_ECORRUPT,
+					    "volume '%s': checkpoint #%zu (byte %zu of the checkpoints file) cannot be parsed; run 'ledgerfs audit %s' for details",
+					    s->name, k, off, s->name);
+			goto out;
+		}
+		if (strcmp(cp.origin, v->info.origin)) {
+			lgfs_note_free(note);
+			rc = lgfs_error_set(LGFS_ECORRUPT,
+					    "volume '%s': checkpoint #%zu is of another volume; run 'ledgerfs audit %s' for details",
+					    s->name, k, s->name);
+			goto out;
+		}
+		if (lgfs_note_verify(note, keys, 1, NULL)) {
+			lgfs_note_free(note);
+			rc = lgfs_error_set(LGFS_ECORRUPT,
+					    "volume '%s': checkpoint #%zu (size %llu) is not signed by the volume's founder; run 'ledgerfs audit %s' for details",
+					    s->name, k, (unsigned long long)cp.size, s->name);
+			goto out;
+		}
+		lgfs_note_free(note);
+		snprintf(what, sizeof(what), "checkpoint #%zu", k);
+		if ((rc = anchor_add(s, cp.size, cp.root, what)))
+			goto out;
+		if (!v->cp_note || cp.size >= v->cp_size) {
+			free(v->cp_note);
+			v->cp_note = strndup((const char *)data + off + 4, n);
+			if (!v->cp_note) {
+				rc = lgfs_error_set(LGFS_ENOMEM, "out of memory");
+				goto out;
+			}
+			v->cp_size = cp.size;
+		}
+		off += 8 + (size_t)n;
+	}
+	v->cp_valid_end = (off_t)off;
+	v->cp_file_size = (off_t)len;
+	if (off < len && !cp_tail_torn(data + off, len - off, v->info.origin)) {
+		rc = lgfs_error_set(LGFS_ECORRUPT,
+				    "volume '%s': the checkpoints file is damaged at byte %zu (after checkpoint #%zu): nothing was repaired; run 'ledgerfs audit %s' for details",
+				    s->name, off, k, s->name);
+		goto out;
+	}
+	if (k == 0)
+		rc = lgfs_error_set(LGFS_ECORRUPT,
+				    "volume '%s': the checkpoints file holds no checkpoint (every volume has one from its creation); run 'ledgerfs audit %s' for details",
+				    s->name, s->name);
+out:
+	free(data);
+	close(fd);
+	return rc;
+}
+
+/* The user's own record of what was verified before (trust.h). */
+static int check_pin(struct scan *s, const char *dir, uint64_t size)
+{
+	struct lgfs_trust_pin pin;
+	int rc;
+
+	memset(&pin, 0, sizeof(pin));
+	rc = lgfs_trust_load(&pin, dir, s->v->info.origin);
+	if (rc)
+		return rc;
+	if (pin.origin[0] && strcmp(pin.origin, s->v->info.origin)) {
+		rc = lgfs_error_set(LGFS_ECORRUPT,
+				    "volume '%s' was %s when you last verified it and is now %s: its log was replaced; run 'ledgerfs audit %s' for details",
+				    s->name, pin.origin, s->v->info.origin, s->name);
+		goto out;
+	}
+	if (pin.have_cp) {
+		if (pin.cp.size > size) {
+			rc = lgfs_error_set(LGFS_ECORRUPT,
+					    "volume '%s': the log has %llu entries but you verified a checkpoint of %llu before: the log was cut back (rolled back); run 'ledgerfs audit %s' for details",
+					    s->name, (unsigned long long)size, (unsigned long long)pin.cp.size, s->name);
+			goto out;
+		}
+		rc = anchor_add(s, pin.cp.size, pin.cp.root, "the checkpoint you verified before");
+	}
+out:
+	lgfs_trust_pin_free(&pin);
+	return rc;
+}
+
+/* ---- the pass over every entry ---- */
+
+static int check_anchors(struct scan *s)
+{
+	uint8_t root[32];
+
+	while (s->next_anchor < s->nanchors && s->anchors[s->next_anchor].size <= s->f.size) {
+		const struct anchor *a = &s->anchors[s->next_anchor++];
+
+		if (a->size < s->f.size)
+			continue; /* size 0 only, checked before the pass */
+		lgfs_merkle_frontier_root(&s->f, root);
+		if (memcmp(root, a->root, 32))
+			return lgfs_error_set(LGFS_ECORRUPT,
+					      "volume '%s': the log's first %llu entries do not match %s (the log was rewritten or forked); run 'ledgerfs audit %s' for details",
+					      s->name, (unsigned long long)a->size, a->what, s->name);
+	}
+	return 0;
+}
+
+static int entry_cb(void *arg, const struct lgfs_log_entry *e)
+{
+	struct scan *s = arg;
+	struct lgfs_vlog *v = s->v;
+	uint64_t i = e->index;
+	struct lgfs_envelope env;
+	struct lgfs_record r;
+	uint8_t com[32];
+	int rc;
+
+	if (i != s->next)
+		return bad(s, s->next, "the log store delivered another entry", NULL);
+	if (e->envelope_len != LGFS_ENVELOPE_LEN || lgfs_envelope_decode(&env, e->envelope, e->envelope_len))
+		return bad(s, i, "the envelope is malformed", NULL);
+	if (env.index != i)
+		return bad(s, i, "the envelope names another index (entries moved)", NULL);
+	if (memcmp(env.prev, v->prev, 32))
+		return bad(s, i, "the previous-envelope hash does not match the entry before it (an entry was removed, moved or altered)", NULL);
+	if (env.time_ns < v->last_time)
+		return bad(s, i, "time runs backwards", NULL);
+	if (e->record_len == 0)
+		return bad(s, i, "the record is withheld (only its envelope is stored), and no record authorises that", NULL);
+	lgfs_record_commitment(com, e->record, e->record_len);
+	if (memcmp(com, env.commitment, 32))
+		return bad(s, i, "the record does not match its envelope's commitment (the record was altered)", NULL);
+	if (lgfs_record_decode(&r, e->record, e->record_len))
+		return bad(s, i, "the record cannot be decoded: ", lgfs_error_last());
+	if (r.index != i || memcmp(r.prev, env.prev, 32) || memcmp(r.author, env.author, 32) || r.time_ns != env.time_ns)
+		return bad(s, i, "record and envelope disagree on index, previous hash, author or time", NULL);
+	if (i > 0) {
+		if (r.op == LGFS_OP_GENESIS)
+			return bad(s, i, "a second genesis record", NULL);
+		if (strcmp(r.origin, v->info.origin))
+			return bad(s, i, "the record names another volume's origin", NULL);
+		if ((r.op >> 8) != 0x01 && r.op != LGFS_OP_NOTE)
+			return bad(s, i, "the operation is not supported by this version: ",
+				   lgfs_op_name(r.op) ? lgfs_op_name(r.op) : "?");
+	}
+	if (memcmp(env.author, v->info.founder, 32))
+		return bad(s, i, "the author is not a member of the volume", NULL);
+	if (i >= s->sig_from) {
+		uint8_t msg[sizeof(LGFS_TAG_ENVELOPE) + 2 + LGFS_ORIGIN_MAX + LGFS_ENVELOPE_SIGNED_LEN];
+		size_t olen = strlen(v->info.origin), mlen = sizeof(LGFS_TAG_ENVELOPE) + 2 + olen + LGFS_ENVELOPE_SIGNED_LEN;
+
+		memcpy(msg, LGFS_TAG_ENVELOPE, sizeof(LGFS_TAG_ENVELOPE));
+		lgfs_be16_put(msg + sizeof(LGFS_TAG_ENVELOPE), (uint16_t)olen);
+		memcpy(msg + sizeof(LGFS_TAG_ENVELOPE) + 2, v->info.origin, olen);
+		memcpy(msg + mlen - LGFS_ENVELOPE_SIGNED_LEN, e->envelope, LGFS_ENVELOPE_SIGNED_LEN);
+		if (lgfs_key_verify(s->founder, e->envelope + LGFS_ENVELOPE_SIGNED_LEN, msg, mlen))
+			return bad(s, i, "the envelope's signature does not verify", NULL);
+		v->signatures++;
+	}
+	if ((rc = lgfs_vlog_reserve(v, i)))
+		return rc;
+	lgfs_merkle_leaf_hash(v->leaves[i], e->envelope, e->envelope_len);
+	lgfs_merkle_frontier_append(&s->f, v->leaves[i]);
+	lgfs_envelope_hash(v->prev, e->envelope);
+	v->last_time = env.time_ns;
+	s->next++;
+	return check_anchors(s);
+}
+
+static int genesis_first(struct scan *s, struct lgfs_log *log)
+{
+	int rc = lgfs_log_read(log, 0, 1, genesis_cb, s);
+
+	if (rc && rc != LGFS_ECORRUPT && rc != LGFS_ENOMEM)
+		rc = lgfs_error_wrap(LGFS_ECORRUPT, "volume '%s', log entry 0", s->name);
+	return rc;
+}
+
+int lgfs_vlog_verify(struct lgfs_vlog *v, struct lgfs_log *log, const char *dir)
+{
+	struct scan s;
+	char name[LGFS_VOLUME_NAME_MAX + 2];
+	uint64_t size = 0, from;
+	uint8_t empty[32];
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	memset(&s, 0, sizeof(s));
+	dir_name(name, dir);
+	s.v = v;
+	s.name = name;
+	lgfs_merkle_frontier_init(&s.f);
+	rc = lgfs_log_size(log, &size);
+	if (rc)
+		goto out;
+	if (size == 0) {
+		rc = lgfs_error_set(LGFS_ECORRUPT, "volume '%s' has an empty log (no genesis record); run 'ledgerfs audit %s'",
+				    name, name);
+		goto out;
+	}
+	if ((rc = genesis_first(&s, log)) || (rc = load_checkpoints(&s, dir)) || (rc = check_pin(&s, dir, size)))
+		goto out;
+	qsort(s.anchors, s.nanchors, sizeof(*s.anchors), anchor_cmp);
+	if (s.nanchors && s.anchors[s.nanchors - 1].size > size) {
+		rc = lgfs_error_set(LGFS_ECORRUPT,
+				    "volume '%s': the log has %llu entries but %s covers %llu: entries were lost or cut off; nothing was repaired; run 'ledgerfs audit %s' for details",
+				    name, (unsigned long long)size, s.anchors[s.nanchors - 1].what,
+				    (unsigned long long)s.anchors[s.nanchors - 1].size, name);
+		goto out;
+	}
+	lgfs_merkle_empty_root(empty);
+	while (s.next_anchor < s.nanchors && s.anchors[s.next_anchor].size == 0) {
+		if (memcmp(empty, s.anchors[s.next_anchor].root, 32)) {
+			rc = lgfs_error_set(LGFS_ECORRUPT, "volume '%s': %s of size 0 has a wrong root", name,
+					    s.anchors[s.next_anchor].what);
+			goto out;
+		}
+		s.next_anchor++;
+	}
+	/* Signatures are needed beyond the newest checkpoint the founder
+	 * signed: its root covers everything before it. */
+	s.sig_from = v->cp_size;
+	if ((rc = lgfs_vlog_reserve(v, size)))
+		goto out;
+	for (from = 0; from < size; from += READ_CHUNK) {
+		uint64_t n = size - from < READ_CHUNK ? size - from : READ_CHUNK;
+
+		rc = lgfs_log_read(log, from, n, entry_cb, &s);
+		if (rc) {
+			if (rc != LGFS_ECORRUPT && rc != LGFS_ENOMEM && rc != LGFS_EIO)
+				rc = lgfs_error_wrap(LGFS_ECORRUPT, "volume '%s', log entry %llu", name,
+						     (unsigned long long)s.next);
+			else if (rc == LGFS_ECORRUPT && !strstr(lgfs_error_last(), "ledgerfs audit"))
+				lgfs_error_wrap(rc, "volume '%s' (run 'ledgerfs audit %s' for details)", name, name);
+			goto out;
+		}
+	}
+	if (log->damaged_at != UINT64_MAX) {
+		rc = lgfs_error_set(LGFS_ECORRUPT, "volume '%s', log entry %llu: %s; run 'ledgerfs audit %s' for details", name,
+				    (unsigned long long)log->damaged_at, log->damage, name);
+		goto out;
+	}
+	v->size = size;
+	lgfs_merkle_frontier_root(&s.f, v->root);
+out:
+	lgfs_key_free(s.founder);
+	free(s.anchors);
+	if (rc)
+		lgfs_vlog_free(v);
+	return rc;
+}

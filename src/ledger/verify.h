@@ -1,0 +1,54 @@
+/*
+ * verify.h — the verified open of a volume's log (ledger layer, private).
+ *
+ * Every open of a volume, read-only or writable, reads the whole log once and
+ * checks it before anything is served or signed: each envelope's encoding,
+ * index and chain, each record's presence and commitment, record and envelope
+ * agreement, membership; every stored checkpoint's signature, and the Merkle
+ * root recomputed from the envelopes at each checkpoint's size; the
+ * signatures of the entries no verified checkpoint covers; and the user's own
+ * pinned checkpoint (trust.h) against the log. The leaf hashes it computed
+ * stay in memory, so that every later read of an entry is checked against
+ * them (a file changed after the open is caught too).
+ *
+ * Any failure refuses the volume (LGFS_ECORRUPT, message naming the index
+ * and what is wrong, and pointing at `ledgerfs audit`). Only an incomplete
+ * last log frame that no checkpoint covers, and an incomplete last frame of
+ * the checkpoints file, are torn writes: the caller may cut them when it is
+ * a writer.
+ */
+#ifndef LGFS_LEDGER_VERIFY_H
+#define LGFS_LEDGER_VERIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ledgerfs/ledger.h"
+#include "ledgerfs/log.h"
+
+struct lgfs_vlog {
+	struct lgfs_volume_info info; /* from the verified genesis record */
+	uint64_t size;                /* verified entries: the whole log */
+	uint8_t prev[32];             /* envelope hash of the last entry */
+	int64_t last_time;            /* time of the last entry */
+	uint8_t (*leaves)[32];        /* leaf hash of every entry, owned */
+	size_t leaves_cap;            /* room in leaves */
+	uint8_t root[32];             /* Merkle root of all entries */
+	char *cp_note;                /* newest stored checkpoint that verified, owned; NULL if none */
+	uint64_t cp_size;             /* its size (0 if none) */
+	off_t cp_valid_end;           /* checkpoints file: end of its last complete frame */
+	off_t cp_file_size;           /* its size: more than cp_valid_end when the last frame is torn */
+	uint64_t signatures;          /* entry signatures verified (those no checkpoint covered) */
+};
+
+/* Verify the log of the volume in `dir` (opened as `log`). On success *out
+ * describes it (free with lgfs_vlog_free()). `log->torn_bytes` is left for
+ * the caller; a torn frame that a checkpoint covered is refused here. */
+int lgfs_vlog_verify(struct lgfs_vlog *out, struct lgfs_log *log, const char *dir);
+void lgfs_vlog_free(struct lgfs_vlog *v);
+
+/* Make room for leaf `n` (n + 1 leaves). */
+int lgfs_vlog_reserve(struct lgfs_vlog *v, uint64_t n);
+
+#endif
