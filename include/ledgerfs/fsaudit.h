@@ -12,6 +12,14 @@
  * "record not applicable", "missing chunk", "altered chunk", "missing
  * manifest", "content hash", "index not backed by log", "log change missing
  * from index", "index differs".
+ *
+ * Audit only reads: the volume's index is opened read-only without a lock
+ * file, the chunk store without recovery. The index is a cache: it is
+ * compared only when its stamp (entries applied and the last record's salt)
+ * says it reflects exactly the log audited, i.e. when it is what a reader
+ * would be served. An index that is missing, unreadable, behind, ahead of the
+ * durable log (after a crash) or of another history is not compared and is
+ * no finding (lgfs_fsaudit_note() says so). Names in findings are escaped.
  */
 #ifndef LGFS_FSAUDIT_H
 #define LGFS_FSAUDIT_H
@@ -32,6 +40,9 @@ int lgfs_fsaudit_finish(struct lgfs_fsaudit *a, struct lgfs_audit_report *rep, l
 /* 1 if the volume was in use by a writer (mounted) during finish: its
  * index then runs ahead of the durable log and was not compared. */
 int lgfs_fsaudit_live(const struct lgfs_fsaudit *a);
+/* After finish: why the volume's index was not compared ("not compared (it
+ * reflects N entries, the log holds M)"), or "" when it was. Borrowed. */
+const char *lgfs_fsaudit_note(const struct lgfs_fsaudit *a);
 
 /* Remove the temporary index and free. */
 void lgfs_fsaudit_free(struct lgfs_fsaudit *a);

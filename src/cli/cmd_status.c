@@ -1,5 +1,9 @@
 /*
  * cmd_status.c — `ledgerfs status` and `ledgerfs rebuild` (cli layer).
+ *
+ * status only reads: the ledger is opened read-only, the writer's lock is
+ * probed with a read-only descriptor, the user's trust state is loaded, not
+ * saved.
  */
 #include "cli.h"
 
@@ -9,6 +13,7 @@
 #include "ledgerfs/ledger.h"
 #include "ledgerfs/log.h"
 #include "ledgerfs/note.h"
+#include "ledgerfs/trust.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -78,6 +83,21 @@ int cmd_status(int argc, char **argv)
 			printf("checkpoint:  size %llu\n", (unsigned long long)cp.size);
 		lgfs_note_free(n);
 		free(note);
+	}
+	{
+		struct lgfs_trust_pin tp;
+
+		if (lgfs_trust_load(&tp, lgfs_ledger_dir(l), lgfs_ledger_info(l)->origin))
+			printf("trusted:     cannot be read: %s\n", lgfs_error_last());
+		else if (tp.origin[0] && strcmp(tp.origin, lgfs_ledger_info(l)->origin))
+			printf("trusted:     this directory held origin %s when you verified it: another volume's log "
+			       "(see 'ledgerfs audit')\n", tp.origin);
+		else if (tp.have_cp)
+			printf("trusted:     you verified a checkpoint of size %llu before\n",
+			       (unsigned long long)tp.cp.size);
+		else
+			printf("trusted:     no checkpoint verified by you yet\n");
+		lgfs_trust_pin_free(&tp);
 	}
 	busy = in_use(lgfs_ledger_dir(l));
 	printf("writer:      %s\n", busy == 1 ? "in use (mounted or being written)" : busy == 0 ? "none" : "unknown");

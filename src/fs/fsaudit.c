@@ -17,6 +17,7 @@
 #include "ledgerfs/chunks.h"
 #include "ledgerfs/content.h"
 #include "ledgerfs/error.h"
+#include "ledgerfs/escape.h"
 #include "ledgerfs/hash.h"
 #include "ledgerfs/log.h"
 
@@ -31,11 +32,17 @@ struct lgfs_fsaudit {
 	uint64_t applied;            /* log entries fed to the replay */
 	int failed;                  /* replay could not continue */
 	int live;                    /* a writer holds the volume: index not compared */
+	char note[160];              /* why the index was not compared, "" if it was */
 };
 
 int lgfs_fsaudit_live(const struct lgfs_fsaudit *a)
 {
 	return a->live;
+}
+
+const char *lgfs_fsaudit_note(const struct lgfs_fsaudit *a)
+{
+	return a->note;
 }
 
 /* Does a writer (a mount) hold the volume? Try to take its log lock. */
@@ -143,10 +150,14 @@ int lgfs_fsaudit_entry(void *arg, struct lgfs_audit_report *rep, const struct lg
 
 /* ---- paths for reports ---- */
 
+/* Names come from the store: escaped before they reach a report. A name
+ * of up to 255 bytes escapes to at most 4 bytes each. */
+#define ESC_NAME_MAX (4 * 255 + 1)
+
 struct find_parent {
 	uint64_t ino;
 	uint64_t parent;
-	char name[256];
+	char name[ESC_NAME_MAX];
 	int found;
 };
 
@@ -156,8 +167,7 @@ static int find_parent_cb(void *arg, const MDB_val *k, const MDB_val *v)
 
 	if (v->mv_size == 8 && lgfs_be64_get(v->mv_data) == f->ino && k->mv_size > 8) {
 		f->parent = lgfs_be64_get(k->mv_data);
-		memcpy(f->name, (const char *)k->mv_data + 8, k->mv_size - 8);
-		f->name[k->mv_size - 8] = '\0';
+		lgfs_escape(f->name, sizeof(f->name), (const char *)k->mv_data + 8, k->mv_size - 8);
 		f->found = 1;
 		return 1;
 	}
@@ -207,6 +217,7 @@ struct cmp {
 	MDB_txn *named_t;
 	const char *db;
 	int replay_side;            /* walking the replay (else the volume's index) */
+	const char *why;            /* appended to each message: "" or that it may be a consequence */
 };
 
 static uint64_t key_ino(const MDB_val *k)
@@ -238,30 +249,38 @@ static int cmp_cb(void *arg, const MDB_val *k, const MDB_val *v)
 	 * (the walk of the index passes the index as `named`). */
 	path_of(c->named, c->named_t, ino, path, sizeof(path));
 	if (!strcmp(c->db, "dirents") && k->mv_size > 8) {
-		size_t pl = strlen(path), nl = k->mv_size - 8;
+		char name[ESC_NAME_MAX];
+		size_t pl = strlen(path), nl;
 
-		if (pl + nl + 2 < sizeof(path)) {
+		nl = lgfs_escape(name, sizeof(name), (const char *)k->mv_data + 8, k->mv_size - 8);
+		if (nl < sizeof(name) && pl + nl + 2 < sizeof(path)) {
 			if (pl > 1)
 				path[pl++] = '/';
-			memcpy(path + pl, (const char *)k->mv_data + 8, nl);
-			path[pl + nl] = '\0';
+			memcpy(path + pl, name, nl + 1);
 		}
 	}
 	if (rc == -ENOENT && c->replay_side)
-		lgfs_audit_add(c->rep, at, "log change missing from index", "%s: %s entry of the log's state is not in the index",
-			       path, c->db);
+		lgfs_audit_add(c->rep, at, "log change missing from index",
+			       "%s: %s entry of the log's state is not in the index%s", path, c->db, c->why);
 	else if (rc == -ENOENT)
-		lgfs_audit_add(c->rep, at, "index not backed by log", "%s: %s entry in the index that no log record made",
-			       path, c->db);
+		lgfs_audit_add(c->rep, at, "index not backed by log",
+			       "%s: %s entry in the index that no log record made%s", path, c->db, c->why);
 	else if (c->replay_side)
-		lgfs_audit_add(c->rep, at, "index differs", "%s: %s entry in the index differs from the log's state", path,
-			       c->db);
+		lgfs_audit_add(c->rep, at, "index differs", "%s: %s entry in the index differs from the log's state%s",
+			       path, c->db, c->why);
 	return 0;
 }
 
 static int compare(struct lgfs_fsaudit *a, struct lgfs_audit_report *rep, struct lgfs_index *vol, MDB_txn *vt,
 		   MDB_txn *rt)
 {
+	/* The replay skipped the damaged entries the ledger audit reported,
+	 * the writer applied them: differences then follow from that damage,
+	 * they are not a second problem. They are still listed (they name the
+	 * paths concerned), after the entries' own findings. */
+	const char *why = lgfs_audit_count_upto(rep, LGFS_FINDING_LEDGER)
+				  ? " (may be a consequence of the damaged log entries above)"
+				  : "";
 	struct {
 		const char *name;
 		MDB_dbi r, v;
@@ -276,7 +295,7 @@ static int compare(struct lgfs_fsaudit *a, struct lgfs_audit_report *rep, struct
 	int rc;
 
 	for (i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
-		struct cmp c = { a, rep, vol, vt, dbs[i].v, a->replay, rt, dbs[i].name, 1 };
+		struct cmp c = { a, rep, vol, vt, dbs[i].v, a->replay, rt, dbs[i].name, 1, why };
 
 		if ((rc = lgfs_index_each(a->replay, rt, dbs[i].r, cmp_cb, &c)))
 			return rc;
@@ -386,6 +405,68 @@ static int version_cb(void *arg, const MDB_val *k, const MDB_val *v)
 	return 0;
 }
 
+/* ---- the index's stamp ---- */
+
+struct stamp_probe {
+	uint8_t stamp[32];
+	int found;
+};
+
+/* The stamp an index reflecting the log up to this entry carries (fs.c's
+ * stamp_of): the record's salt, zeros when its plaintext is absent. */
+static int stamp_cb(void *arg, const struct lgfs_log_entry *e)
+{
+	struct stamp_probe *p = arg;
+	struct lgfs_record r;
+
+	memset(p->stamp, 0, sizeof(p->stamp));
+	if (e->record_len && lgfs_record_decode(&r, e->record, e->record_len) == 0)
+		memcpy(p->stamp, r.salt, LGFS_SALT_LEN);
+	p->found = 1;
+	return 0;
+}
+
+/* Does the volume's index claim to reflect exactly the `entries` log
+ * entries audited? Only then is a difference a finding: an index that
+ * reflects another number of entries (behind, or ahead of the durable log
+ * after a crash) or another history is a cache the next open rebuilds or
+ * catches up, not evidence. 1 yes, 0 no (a->note says why). */
+static int index_reflects_log(struct lgfs_fsaudit *a, struct lgfs_index *vol, MDB_txn *vt, uint64_t entries)
+{
+	struct lgfs_log *log = NULL;
+	struct stamp_probe probe;
+	uint64_t applied = 0;
+	uint8_t stamp[32];
+	char *logdir = NULL;
+	int same = 0;
+
+	if (lgfs_index_applied(vol, vt, &applied, stamp)) {
+		snprintf(a->note, sizeof(a->note), "not compared (its stamp cannot be read)");
+		return 0;
+	}
+	if (applied != entries) {
+		snprintf(a->note, sizeof(a->note), "not compared (it reflects %llu entries, the log holds %llu)",
+			 (unsigned long long)applied, (unsigned long long)entries);
+		return 0;
+	}
+	if (entries == 0)
+		return 1;
+	memset(&probe, 0, sizeof(probe));
+	if (asprintf(&logdir, "%s/log", a->voldir) < 0)
+		logdir = NULL;
+	else if (lgfs_log_open(&log, logdir, LGFS_LOG_RDONLY) == 0 &&
+		 lgfs_log_read(log, entries - 1, 1, stamp_cb, &probe) == 0 && probe.found)
+		same = !memcmp(probe.stamp, stamp, sizeof(stamp));
+	if (!same)
+		snprintf(a->note, sizeof(a->note),
+			 "not compared (it reflects %llu entries of another history than the log's)",
+			 (unsigned long long)applied);
+	if (log)
+		lgfs_log_close(log);
+	free(logdir);
+	return same;
+}
+
 static int count_cb(void *arg, const MDB_val *k, const MDB_val *v)
 {
 	(void)k;
@@ -401,8 +482,6 @@ int lgfs_fsaudit_finish(struct lgfs_fsaudit *a, struct lgfs_audit_report *rep, l
 	struct lgfs_chunks *chunks = NULL;
 	MDB_txn *rt = NULL, *vt = NULL;
 	char path[4096];
-	uint64_t applied = 0;
-	uint8_t stamp[32];
 	int rc;
 
 	if (a->failed)
@@ -415,23 +494,26 @@ int lgfs_fsaudit_finish(struct lgfs_fsaudit *a, struct lgfs_audit_report *rep, l
 	if ((rc = lgfs_index_begin(a->replay, 1, &rt)))
 		return lgfs_error_set(LGFS_EIO, "replay index: %s", lgfs_error_last());
 
-	/* the volume's index, read-only (a mount may be using it) */
+	/* The volume's index, opened read-only without a lock file (the
+	 * audit changes no file of the store). A writer changes it while we
+	 * would read it: then it is not compared at all. */
 	snprintf(path, sizeof(path), "%s/index/data.mdb", a->voldir);
 	a->live = writer_active(a->voldir);
-	if (!a->live && access(path, F_OK) == 0) {
+	if (a->live) {
+		snprintf(a->note, sizeof(a->note), "not compared (a writer holds the volume)");
+	} else if (access(path, F_OK) != 0) {
+		snprintf(a->note, sizeof(a->note), "not compared (there is none; the next open builds it)");
+	} else {
 		snprintf(path, sizeof(path), "%s/index", a->voldir);
-		if (lgfs_index_open(&vol, path, 1) == 0 && lgfs_index_begin(vol, 1, &vt) == 0) {
-			lgfs_index_applied(vol, vt, &applied, stamp);
-			if (applied != a->applied)
-				lgfs_audit_add(rep, applied < a->applied ? applied : a->applied, "index stale",
-					       "the index reflects %llu log entries, the log has %llu",
-					       (unsigned long long)applied, (unsigned long long)a->applied);
+		if (lgfs_index_open(&vol, path, 1) || lgfs_index_begin(vol, 1, &vt)) {
+			/* a derived cache that cannot be read is rebuilt, not evidence */
+			snprintf(a->note, sizeof(a->note), "not compared (it cannot be read)");
+		} else if (index_reflects_log(a, vol, vt, rep->entries)) {
+			/* This index would be served as the log's state: every
+			 * difference is a finding. */
 			rc = compare(a, rep, vol, vt, rt);
 			if (rc)
 				goto out;
-		} else {
-			lgfs_audit_add(rep, LGFS_NO_INDEX, "index unreadable", "the volume's index cannot be read: %s",
-				       lgfs_error_last());
 		}
 	}
 	/* content */

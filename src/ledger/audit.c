@@ -9,6 +9,7 @@
  */
 #include "ledgerfs/audit.h"
 #include "ledgerfs/error.h"
+#include "ledgerfs/escape.h"
 #include "ledgerfs/hash.h"
 #include "ledgerfs/log.h"
 #include "ledgerfs/merkle.h"
@@ -33,6 +34,13 @@ struct cp {
 	size_t len;
 	struct lgfs_checkpoint c;
 	int parsed;
+	int root_ok;              /* the log's root at its size matched */
+};
+
+/* A checkpoint trusted from outside the store, while the log is walked. */
+struct pin {
+	const struct lgfs_audit_pin *p;
+	int root_ok;              /* the log's root at the pin's size matched */
 };
 
 /* A member key, loaded once for fast verification. */
@@ -55,6 +63,9 @@ struct item {
 struct audit {
 	struct lgfs_audit_report *rep;
 	const struct lgfs_audit_opts *opts;
+	char dirname[LGFS_VOLUME_NAME_MAX + 2]; /* the volume directory's name ("" if longer) */
+	struct pin *pins;
+	size_t npins;
 	char origin[LGFS_ORIGIN_MAX + 1];
 	int have_origin;
 	struct member members[MAX_MEMBERS];
@@ -73,27 +84,85 @@ struct audit {
 	uint64_t total;
 };
 
-void lgfs_audit_add(struct lgfs_audit_report *rep, uint64_t index, const char *kind, const char *fmt, ...)
+/* first_bad: the earliest entry the log's own findings name (pin findings
+ * and the entries' own bytes: where the log went wrong); only without them
+ * the earliest file-system finding, since those may merely follow from a
+ * damaged entry. A fork found by a pin is reported at the pin's last entry,
+ * so a damaged entry before it, the likely fork point, is the headline. */
+static void update_first_bad(struct lgfs_audit_report *rep)
+{
+	uint64_t f = rep->level_first[LGFS_FINDING_PIN];
+
+	if (rep->level_first[LGFS_FINDING_LEDGER] < f)
+		f = rep->level_first[LGFS_FINDING_LEDGER];
+	rep->first_bad = f != LGFS_NO_INDEX ? f : rep->level_first[LGFS_FINDING_FS];
+}
+
+static void add_at(struct lgfs_audit_report *rep, int level, uint64_t index, const char *kind, const char *fmt,
+		   va_list ap)
 {
 	struct lgfs_finding *f;
-	va_list ap;
+	size_t i;
 
+	if (level < 0 || level >= LGFS_FINDING_LEVELS)
+		level = LGFS_FINDING_FS;
 	rep->nfindings++;
-	if (index < rep->first_bad)
-		rep->first_bad = index;
-	if (rep->nstored == LGFS_AUDIT_MAX_STORED)
-		return;
+	rep->level_count[level]++;
+	if (index < rep->level_first[level]) {
+		rep->level_first[level] = index;
+		update_first_bad(rep);
+	}
 	if (!rep->findings) {
 		rep->findings = calloc(LGFS_AUDIT_MAX_STORED, sizeof(*rep->findings));
 		if (!rep->findings)
 			return; /* counted, not stored */
 	}
-	f = &rep->findings[rep->nstored++];
+	if (rep->nstored < LGFS_AUDIT_MAX_STORED) {
+		f = &rep->findings[rep->nstored++];
+	} else if (level == LGFS_FINDING_PIN) {
+		/* Pin findings are added last but are the most serious: one
+		 * of the others gives way (it stays counted). */
+		for (i = rep->nstored; i > 0 && rep->findings[i - 1].level == LGFS_FINDING_PIN; i--)
+			;
+		if (i == 0)
+			return;
+		f = &rep->findings[i - 1];
+	} else {
+		return;
+	}
 	f->index = index;
+	f->level = level;
 	snprintf(f->kind, sizeof(f->kind), "%s", kind);
-	va_start(ap, fmt);
 	vsnprintf(f->message, sizeof(f->message), fmt, ap);
+}
+
+void lgfs_audit_add(struct lgfs_audit_report *rep, uint64_t index, const char *kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add_at(rep, rep->level, index, kind, fmt, ap);
 	va_end(ap);
+}
+
+static void __attribute__((format(printf, 4, 5)))
+add_pin(struct lgfs_audit_report *rep, uint64_t index, const char *kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add_at(rep, LGFS_FINDING_PIN, index, kind, fmt, ap);
+	va_end(ap);
+}
+
+size_t lgfs_audit_count_upto(const struct lgfs_audit_report *rep, int level)
+{
+	size_t n = 0;
+	int l;
+
+	for (l = 0; l <= level && l < LGFS_FINDING_LEVELS; l++)
+		n += rep->level_count[l];
+	return n;
 }
 
 void lgfs_audit_report_free(struct lgfs_audit_report *rep)
@@ -101,6 +170,8 @@ void lgfs_audit_report_free(struct lgfs_audit_report *rep)
 	free(rep->findings);
 	rep->findings = NULL;
 	rep->nstored = 0;
+	free(rep->verified_note);
+	rep->verified_note = NULL;
 }
 
 static const struct lgfs_key *member_key(struct audit *a, const uint8_t pub[32])
@@ -231,6 +302,7 @@ static int flush_batch(struct audit *a)
 static void check_checkpoints_at(struct audit *a)
 {
 	uint8_t root[32];
+	size_t i;
 
 	while (a->cp_next < a->ncps && a->cps[a->cp_next].c.size <= a->f.size) {
 		struct cp *c = &a->cps[a->cp_next++];
@@ -239,10 +311,17 @@ static void check_checkpoints_at(struct audit *a)
 			continue; /* size 0 or a size skipped by a read error: handled later */
 		lgfs_merkle_frontier_root(&a->f, root);
 		if (memcmp(root, c->c.root, 32))
-			lgfs_audit_add(a->rep, c->c.size - 1, "root",
+			lgfs_audit_add(a->rep, c->c.size ? c->c.size - 1 : 0, "root",
 				       "checkpoint #%zu (size %llu): its root does not match the log's first %llu entries",
 				       c->pos, (unsigned long long)c->c.size, (unsigned long long)c->c.size);
+		else
+			c->root_ok = 1;
 	}
+	for (i = 0; i < a->npins; i++)
+		if (a->pins[i].p->cp.size == a->f.size) {
+			lgfs_merkle_frontier_root(&a->f, root);
+			a->pins[i].root_ok = !memcmp(root, a->pins[i].p->cp.root, 32);
+		}
 }
 
 static int genesis(struct audit *a, const struct lgfs_record *r, const struct lgfs_envelope *env)
@@ -266,6 +345,16 @@ static int genesis(struct audit *a, const struct lgfs_record *r, const struct lg
 	}
 	if (memcmp(key->data, env->author, 32))
 		lgfs_audit_add(a->rep, 0, "genesis", "index 0: genesis is not signed by the founder key it names");
+	/* The volume is opened by its directory's name: a log of another
+	 * volume moved into this directory must not pass for this one. */
+	if (strcmp(nm, a->dirname)) {
+		char esc[4 * (LGFS_VOLUME_NAME_MAX + 1) + 1];
+
+		lgfs_escape(esc, sizeof(esc), a->dirname, strlen(a->dirname));
+		lgfs_audit_add(a->rep, 0, "genesis",
+			       "index 0: the genesis record names volume '%s', but its directory is '%s': "
+			       "another volume's log", nm, esc);
+	}
 	if (lgfs_origin_make(a->origin, nm, env->commitment))
 		return 0;
 	a->have_origin = 1;
@@ -322,10 +411,17 @@ static int entry_cb(void *arg, const struct lgfs_log_entry *le)
 
 	if (le->record_len == 0) {
 		rep->withheld++;
-		if (i == 0) {
+		/* Nothing authorises withholding a record yet (erasure will be a
+		 * record of its own): its change would silently be missing from
+		 * every replay. */
+		if (i == 0)
 			lgfs_audit_add(rep, 0, "genesis", "index 0: the genesis record is missing");
-			bad = 1;
-		}
+		else
+			lgfs_audit_add(rep, i, "withheld",
+				       "index %llu: the record is withheld (only its envelope is stored) and no record "
+				       "authorises that: its change is missing from the volume",
+				       (unsigned long long)i);
+		bad = 1;
 	} else {
 		lgfs_record_commitment(com, le->record, le->record_len);
 		if (memcmp(com, env.commitment, 32)) {
@@ -356,8 +452,11 @@ static int entry_cb(void *arg, const struct lgfs_log_entry *le)
 					       (unsigned long long)i);
 				bad = 1;
 			} else if (a->have_origin && strcmp(r.origin, a->origin)) {
+				char esc[4 * 64 + 1];
+
+				lgfs_escape(esc, sizeof(esc), r.origin, strlen(r.origin));
 				lgfs_audit_add(rep, i, "origin", "index %llu: record names origin '%s', not this volume",
-					       (unsigned long long)i, r.origin);
+					       (unsigned long long)i, esc);
 				bad = 1;
 			} else if ((r.op >> 8) != 0x01 && r.op != LGFS_OP_NOTE) {
 				lgfs_audit_add(rep, i, "operation",
@@ -448,9 +547,10 @@ static void cp_prepare(struct audit *a)
 }
 
 /* After the walk: signatures, origins, and checkpoints beyond the log. */
-static void cp_finish(struct audit *a)
+static int cp_finish(struct audit *a)
 {
 	struct lgfs_key *keys[MAX_MEMBERS];
+	const struct cp *best = NULL;
 	size_t i;
 
 	for (i = 0; i < a->nmembers; i++)
@@ -474,6 +574,10 @@ static void cp_finish(struct audit *a)
 				       (unsigned long long)a->rep->entries, (unsigned long long)c->c.size - 1);
 		if (lgfs_note_parse(&n, c->note, c->len) == 0) {
 			rc = lgfs_note_verify(n, keys, a->nmembers, NULL);
+			/* The newest one that fully verified is what a user may pin. */
+			if (rc == 0 && c->root_ok && a->have_origin && !strcmp(c->c.origin, a->origin) &&
+			    c->c.size <= a->rep->entries && (!best || c->c.size > best->c.size))
+				best = c;
 			if (rc == LGFS_EBADSIG)
 				lgfs_audit_add(a->rep, c->c.size ? c->c.size - 1 : 0, "checkpoint",
 					       "checkpoint #%zu (size %llu): a member's signature does not verify",
@@ -485,12 +589,53 @@ static void cp_finish(struct audit *a)
 		}
 		lgfs_note_free(n);
 	}
+	if (best) {
+		a->rep->verified_note = strdup(best->note);
+		if (!a->rep->verified_note)
+			return lgfs_error_set(LGFS_ENOMEM, "out of memory");
+		a->rep->verified_size = best->c.size;
+	}
+	return 0;
+}
+
+/* Checkpoints trusted from outside the store: is this log the one they
+ * describe, at least as long, with the same history up to their size? */
+static void pins_finish(struct audit *a)
+{
+	struct lgfs_audit_report *rep = a->rep;
+	size_t i;
+
+	for (i = 0; i < a->npins; i++) {
+		const struct lgfs_audit_pin *p = a->pins[i].p;
+		unsigned long long size = (unsigned long long)p->cp.size;
+
+		if (!a->have_origin || strcmp(p->cp.origin, a->origin))
+			add_pin(rep, 0, "consistency",
+				"%s is a checkpoint of origin '%s', but this log is %s%s%s: another volume's log",
+				p->label, p->cp.origin, a->have_origin ? "'" : "", a->have_origin ? a->origin : "of unknown origin",
+				a->have_origin ? "'" : "");
+		else if (p->cp.size > rep->entries && a->total > rep->entries)
+			add_pin(rep, rep->entries, "rollback",
+				"only %llu of the log's %llu entries can be read, but %s covers %llu: "
+				"the log cannot prove it extends that checkpoint",
+				(unsigned long long)rep->entries, (unsigned long long)a->total, p->label, size);
+		else if (p->cp.size > rep->entries)
+			add_pin(rep, rep->entries, "rollback",
+				"the log has %llu entries but %s covers %llu: the log was cut back or replaced",
+				(unsigned long long)rep->entries, p->label, size);
+		else if (!a->pins[i].root_ok)
+			add_pin(rep, size ? size - 1 : 0, "fork",
+				"the log's first %llu entries do not hash to the root of %s: the log was forked "
+				"(rewritten at or before index %llu)", size, p->label, size ? size - 1 : 0);
+	}
 }
 
 static int finding_cmp(const void *x, const void *y)
 {
 	const struct lgfs_finding *a = x, *b = y;
 
+	if (a->level != b->level)
+		return a->level < b->level ? -1 : 1;
 	if (a->index != b->index)
 		return a->index < b->index ? -1 : 1;
 	return 0;
@@ -498,8 +643,31 @@ static int finding_cmp(const void *x, const void *y)
 
 void lgfs_audit_sort(struct lgfs_audit_report *rep)
 {
+	/* qsort is not stable: findings of one level and index keep no
+	 * particular order, which no reader relies on. */
 	if (rep->findings)
 		qsort(rep->findings, rep->nstored, sizeof(*rep->findings), finding_cmp);
+	update_first_bad(rep);
+}
+
+/* The last component of the volume directory's real path: the name the
+ * volume is opened by. Left "" (matching no genesis name) if it cannot be
+ * known or is longer than any volume name. */
+static void set_dirname(struct audit *a, const char *voldir)
+{
+	char *real = realpath(voldir, NULL);
+	const char *s = real ? real : voldir, *b;
+	size_t n = strlen(s);
+
+	while (n > 1 && s[n - 1] == '/')
+		n--;
+	for (b = s + n; b > s && b[-1] != '/'; b--)
+		;
+	if ((size_t)(s + n - b) < sizeof(a->dirname)) {
+		memcpy(a->dirname, b, (size_t)(s + n - b));
+		a->dirname[s + n - b] = '\0';
+	}
+	free(real);
 }
 
 static double mono_now(void)
@@ -523,10 +691,24 @@ int lgfs_audit_volume(struct lgfs_audit_report *rep, const char *voldir, const s
 
 	memset(rep, 0, sizeof(*rep));
 	rep->first_bad = LGFS_NO_INDEX;
+	for (i = 0; i < LGFS_FINDING_LEVELS; i++)
+		rep->level_first[i] = LGFS_NO_INDEX;
+	rep->level = LGFS_FINDING_LEDGER;
 	memset(&a, 0, sizeof(a));
 	a.rep = rep;
 	a.opts = opts;
+	set_dirname(&a, voldir);
 	lgfs_merkle_frontier_init(&a.f);
+	if (opts && opts->npins) {
+		a.pins = calloc(opts->npins, sizeof(*a.pins));
+		if (!a.pins) {
+			rc = lgfs_error_set(LGFS_ENOMEM, "out of memory");
+			goto out;
+		}
+		for (i = 0; i < opts->npins; i++)
+			a.pins[i].p = &opts->pins[i];
+		a.npins = opts->npins;
+	}
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	a.threads = opts && opts->threads ? opts->threads : (ncpu > 0 ? (unsigned int)ncpu : 1);
 	if (a.threads > MAX_THREADS)
@@ -585,8 +767,12 @@ int lgfs_audit_volume(struct lgfs_audit_report *rep, const char *voldir, const s
 		lgfs_audit_add(rep, 0, "genesis", "the log is empty: no genesis record");
 	lgfs_merkle_frontier_root(&a.f, rep->root);
 	snprintf(rep->origin, sizeof(rep->origin), "%s", a.origin);
-	cp_finish(&a);
+	rc = cp_finish(&a);
+	if (rc)
+		goto out;
+	pins_finish(&a);
 	lgfs_audit_sort(rep);
+	rep->level = LGFS_FINDING_FS; /* what later layers add */
 	rep->seconds = mono_now() - t0;
 out:
 	for (i = 0; i < a.nmembers; i++)
@@ -594,6 +780,7 @@ out:
 	for (i = 0; i < a.ncps; i++)
 		free(a.cps[i].note);
 	free(a.cps);
+	free(a.pins);
 	free(a.items);
 	lgfs_buf_free(&a.recs);
 	if (log)
