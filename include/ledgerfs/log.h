@@ -34,6 +34,13 @@ typedef int (*lgfs_log_cb)(void *arg, const struct lgfs_log_entry *e);
 enum lgfs_log_flags {
 	LGFS_LOG_RDONLY = 1 << 0, /* never write, never repair; damage is reported */
 	LGFS_LOG_CREATE = 1 << 1, /* create an empty log if none exists */
+	/* A writable open leaves a torn tail on disk (torn_bytes > 0) and
+	 * refuses appends until the caller, having decided that the tail is
+	 * a torn write and not a cut-back of something a checkpoint covered,
+	 * calls lgfs_log_cut_torn(). Without this flag a writable open still
+	 * cuts the tail itself (the behaviour callers had before the flag);
+	 * that default is transitional and will go away. */
+	LGFS_LOG_KEEP_TORN = 1 << 2,
 };
 
 struct lgfs_log {
@@ -59,7 +66,20 @@ struct lgfs_log {
 	 * log with LGFS_ECORRUPT): */
 	uint64_t damaged_at;  /* index of the first damaged entry, UINT64_MAX if none */
 	char damage[256];     /* what is wrong there, for reports */
-	uint64_t torn_bytes;  /* bytes of an incomplete tail ignored (RDONLY) or cut (RW) */
+	uint64_t torn_bytes;  /* bytes of an incomplete tail ignored (RDONLY), cut (RW), or left
+			       * for cut_torn (RW with LGFS_LOG_KEEP_TORN) */
+
+	/* version >= 2: */
+	/* Index of the frame the torn tail starts with (always the log's size)
+	 * when its first bytes are a valid frame header for that index, so the
+	 * caller can tell whether a checkpoint covered that entry; UINT64_MAX
+	 * when the torn bytes do not start with a valid header (or no tail). */
+	uint64_t torn_index;
+	/* Cut the torn tail found at open (ftruncate to the last valid frame,
+	 * then fsync), exactly what a writable open without
+	 * LGFS_LOG_KEEP_TORN does by itself; appends are allowed afterwards.
+	 * 0 when there is nothing to cut; LGFS_EROFS on a read-only log. */
+	int (*cut_torn)(struct lgfs_log *l);
 };
 
 /* Open a log by URI: "file:///abs/dir" or a plain directory path. */
@@ -70,6 +90,8 @@ int lgfs_log_append(struct lgfs_log *l, uint64_t expected, const struct lgfs_log
 int lgfs_log_read(struct lgfs_log *l, uint64_t from, uint64_t count, lgfs_log_cb cb, void *arg);
 int lgfs_log_size(struct lgfs_log *l, uint64_t *out);
 void lgfs_log_close(struct lgfs_log *l);
+/* See struct lgfs_log.cut_torn. */
+int lgfs_log_cut_torn(struct lgfs_log *l);
 
 /* 1 if a writer holds the file:// log in `dir` (its lock is taken), 0 if
  * not, < 0 on error. Reads and changes nothing else. */

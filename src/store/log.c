@@ -75,6 +75,15 @@ int lgfs_log_size(struct lgfs_log *l, uint64_t *out)
 	return l->size(l, out);
 }
 
+int lgfs_log_cut_torn(struct lgfs_log *l)
+{
+	if (!l)
+		return lgfs_error_set(LGFS_EINVAL, "cut_torn on a NULL log");
+	if (l->version < 2 || !l->cut_torn)
+		return unsupported(l, "cut_torn");
+	return l->cut_torn(l);
+}
+
 /* NULL is allowed (like free()) so cleanup paths need no check. */
 void lgfs_log_close(struct lgfs_log *l)
 {

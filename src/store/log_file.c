@@ -50,13 +50,28 @@
  * OFFSETS SIDECAR (<name>.idx)
  *
  * u64 BE byte offsets: bytes 8k..8k+7 hold the offset in <name>.seg of the
- * frame of entry name+k. Derived data: written without fsync, never trusted:
- * a lookup is used only if the frame at that offset has the right magic and
- * index; a short, missing or wrong sidecar makes the reader scan the
- * segment's frame headers once (rewriting the sidecar when the log is open
- * for writing). Reading from the middle of a huge log therefore costs one
- * sidecar lookup, not a scan of the log. The last segment's offsets are also
- * kept in memory (its frames are all checked at open anyway).
+ * frame of entry name+k. Derived data, written by appends without fsync for
+ * tools that want to seek; this reader does not use it: anyone can edit it,
+ * and a reader that seeks through it cannot tell that the frame it lands on
+ * is the one the chain of frames from the segment's start reaches (junk
+ * inserted before it, or a copy of it appended after the segment's last
+ * frame, would go unseen). See READING.
+ *
+ * READING
+ *
+ * Every read checks continuity wherever its range starts: each frame must
+ * carry the next index and start exactly where the previous one ends. The
+ * last segment's offsets are proven at open (all its frames are checked)
+ * and kept in memory. In an earlier segment, the offset of the range's
+ * first frame is found by walking the frame headers from the segment's
+ * start (payloads skipped; each frame's check is verified when it is read);
+ * the offsets walked or read are kept for the life of the handle, so each
+ * segment is walked at most once per handle (a 64 MiB segment: one
+ * sequential read). A range that starts at a segment's first entry checks
+ * that the previous segment ends exactly there; a range that reaches a
+ * segment's last entry checks that nothing follows it. Any break is
+ * LGFS_ECORRUPT naming the entry, the segment file and the byte offset, so
+ * readers of any range agree with a reader of the whole log.
  *
  * OPEN AND THE TAIL RULES
  *
@@ -65,7 +80,7 @@
  * segment names are consistent: the first segment is named 0, and each
  * segment but the last starts with a frame header whose magic is right and
  * whose index equals the segment's name. (That each segment ends exactly
- * where the next one begins is checked when a read crosses the boundary.)
+ * where the next one begins is checked by reads, see READING.)
  * Then it checks every frame of the last segment from its start. After the
  * last valid frame:
  *
@@ -77,10 +92,16 @@
  *          the next index starts somewhere after that header: then the
  *          length field is damaged, which is case 3, or
  *        - all zero bytes (the file size reached the disk, the data did not);
- *      a writable open cuts the file back to the last valid frame and
- *      fsyncs it; a read-only open leaves it alone. Both report the number
- *      of bytes in torn_bytes. These bytes were never acknowledged: append
- *      returns only after fdatasync;
+ *      a read-only open leaves it alone. A writable open with
+ *      LGFS_LOG_KEEP_TORN leaves it too and refuses appends until the
+ *      caller calls cut_torn(): only the caller can tell a torn write (never
+ *      acknowledged: append returns only after fdatasync) from a cut-back
+ *      of entries a checkpoint covered. torn_index is the index the tail's
+ *      first frame header names (always the log's size), UINT64_MAX when the
+ *      tail does not start with a valid header. Without the flag a writable
+ *      open still cuts the tail back to the last valid frame and fsyncs it
+ *      (transitional default). All report the number of bytes in
+ *      torn_bytes;
  *   3. anything else is damage (a complete frame whose check fails, or a
  *      header with the wrong magic, index or an out-of-range length, not
  *      followed only by zeros), never repaired: a writable open fails with
@@ -147,8 +168,8 @@
 #define SEG_DEFAULT_BYTES (64ull << 20)
 #define SEG_BYTES_ENV "LEDGERFS_LOG_SEGMENT_BYTES"
 #define LOCK_NAME "lock"
-#define FILE_MODE 0640          /* records may be confidential */
-#define DIR_MODE 0750
+#define FILE_MODE 0600          /* records are confidential: owner only, whatever the umask */
+#define DIR_MODE 0700
 #define FLUSH_BYTES (8u << 20)  /* bound on the append buffer before a pwrite */
 #define AHEAD_MIN (64u << 10)   /* first read-ahead: a single entry costs one small pread */
 #define AHEAD_MAX (4u << 20)    /* read-ahead doubles up to this on long reads */
@@ -172,6 +193,8 @@ struct file_log {
 	int lockfd;             /* holds the writer's flock; -1 when read-only */
 	int rdonly;             /* LGFS_LOG_RDONLY: never write anything */
 	int broken;             /* a failed append could not be undone: refuse appends */
+	int keep_torn;          /* LGFS_LOG_KEEP_TORN: open leaves a torn tail to cut_torn */
+	int torn_pending;       /* a torn tail is on disk, cut_torn not called yet: refuse appends */
 	uint64_t seg_limit;     /* start a new segment once the last one has this many bytes */
 	uint64_t *segs;         /* first index (= name) of every segment, ascending */
 	size_t nsegs;           /* segments; >= 1 once open */
@@ -182,6 +205,21 @@ struct file_log {
 	struct offs toff;       /* offset of every frame in the last segment */
 	uint64_t size;          /* entries in the log (read-only + damaged: up to the damage) */
 	struct lgfs_buf wbuf;   /* frames of the batch being appended */
+	pthread_mutex_t segv_mu; /* guards segv (readers hold `lock` shared) */
+	struct segv *segv;      /* proven frame offsets of earlier segments, by position */
+	size_t nsegv;           /* allocated entries of segv */
+};
+
+/* What this process has proven about an earlier (not the last) segment:
+ * the offsets of its first frames, found by walking the frame headers from
+ * the segment's start (never taken from the sidecar, which anyone can
+ * edit), and whether the walk reached the segment's end exactly. Built on
+ * demand by readers and kept for the life of the handle. */
+struct segv {
+	uint64_t first;   /* the segment's name; entries of another name are stale */
+	struct offs o;    /* o.v[k]: offset of the frame of entry first+k */
+	uint64_t vend;    /* end offset of the frame of entry first+o.n-1 (0 if none) */
+	int complete;     /* every frame walked and the file ends right after the last */
 };
 
 /* A buffered reader over one segment file: large preads, frames parsed from
@@ -224,6 +262,7 @@ struct scan {
 	uint64_t valid;    /* bytes they take */
 	uint64_t bytes;    /* size of the file */
 	uint64_t bad_off;  /* SCAN_DAMAGED: offset of the damaged frame */
+	int torn_hdr;      /* SCAN_TORN: the torn bytes start with a valid frame header */
 	char why[WHY_MAX]; /* SCAN_DAMAGED: what failed */
 };
 
@@ -236,6 +275,8 @@ struct touched {
 	int created;       /* created by this batch: removed if the batch fails */
 	struct offs offs;  /* offsets of its new frames (not for the old last segment) */
 };
+
+static int cut_tail(struct file_log *fl);
 
 /* Segment and sidecar names are derived from the first index in one place. */
 static void seg_name(char out[SEG_NAME_MAX], uint64_t first, const char *ext)
@@ -508,8 +549,8 @@ static int seg_open(struct file_log *fl, uint64_t first, int oflags, int *fd_out
 
 /* Write offsets v[0..n) as entries pos.. of the sidecar of segment `first`
  * (through fd, or a file opened here when fd < 0), optionally cutting the
- * sidecar after them. Derived data: failures are ignored (a later read
- * rebuilds it) and nothing is synced. */
+ * sidecar after them. Derived data that no read here relies on: failures are
+ * ignored and nothing is synced. */
 static void idx_write(struct file_log *fl, int fd, uint64_t first, const uint64_t *v, size_t n,
 		      uint64_t pos, int cut)
 {
@@ -543,130 +584,205 @@ done:
 		lgfs_sys.close(fd);
 }
 
-/* Look entry `index` up in the sidecar of segment `first`. 0 with *off set,
- * or 1 when the sidecar cannot answer (missing, short, unreadable). */
-static int idx_lookup(struct file_log *fl, uint64_t first, uint64_t index, uint64_t *off)
+/* The proof kept for earlier segment i, emptied if it belongs to another
+ * segment (positions are reused only after a failed roll). Caller holds
+ * segv_mu. NULL when out of memory. */
+static struct segv *segv_get(struct file_log *fl, size_t i)
 {
-	char name[SEG_NAME_MAX];
-	uint8_t b[8];
-	ssize_t got;
-	int fd;
+	struct segv *sv;
 
-	seg_name(name, first, "idx");
-	fd = lgfs_sys.openat(fl->dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
-	if (fd < 0)
-		return 1;
-	got = lgfs_sys_pread_full(fd, b, 8, (off_t)((index - first) * 8));
-	lgfs_sys.close(fd);
-	if (got != 8)
-		return 1;
-	*off = lgfs_be64_get(b);
-	return 0;
+	if (i >= fl->nsegv) {
+		size_t cap = fl->nsegs > i + 1 ? fl->nsegs : i + 1;
+
+		sv = realloc(fl->segv, cap * sizeof(*sv));
+		if (!sv)
+			return NULL;
+		memset(sv + fl->nsegv, 0, (cap - fl->nsegv) * sizeof(*sv));
+		fl->segv = sv;
+		fl->nsegv = cap;
+	}
+	sv = &fl->segv[i];
+	if (sv->first != fl->segs[i]) {
+		offs_free(&sv->o);
+		sv->first = fl->segs[i];
+		sv->vend = 0;
+		sv->complete = 0;
+	}
+	return sv;
 }
 
-/* The sidecar of a non-last segment could not locate `index`: walk the frame
- * headers of the segment (payloads are skipped), rewrite the sidecar when
- * writable, and position the reader at the frame. `next` is the first index
- * of the following segment. Damage before `index` is LGFS_ECORRUPT. */
-static int idx_rebuild(struct file_log *fl, uint64_t first, struct rd *r, uint64_t index,
-		       uint64_t next)
+/* Walk the frame headers of earlier segment i (fd, `bytes` long) from where
+ * its proof ends until it covers `upto` frames (each header checked: magic,
+ * the next index, lengths in range, back to back). Payloads are skipped;
+ * their checks are verified when the frame is read. Damage met on the way
+ * is LGFS_ECORRUPT naming the entry and offset. Caller holds segv_mu. */
+static int segv_walk(struct file_log *fl, struct segv *sv, int fd, uint64_t bytes, uint64_t upto)
 {
-	struct offs o = { 0 };
-	char why[WHY_MAX];
+	char name[SEG_NAME_MAX], why[WHY_MAX];
 	struct frame f;
-	int rc = 0, st = FRAME_OK;
+	struct rd r;
+	int rc = 0, st;
 
-	rd_seek(r, 0);
-	while (first + o.n < next) {
-		st = frame_next(r, fl->dir, first + o.n, 0, &f, why, sizeof(why));
+	if (sv->o.n >= upto)
+		return 0;
+	seg_name(name, sv->first, "seg");
+	rd_init(&r, fd, name, bytes);
+	rd_seek(&r, sv->vend);
+	while (sv->o.n < upto) {
+		st = frame_next(&r, fl->dir, sv->first + sv->o.n, 0, &f, why, sizeof(why));
 		if (st < 0) {
 			rc = st;
-			goto done;
-		}
-		if (st != FRAME_OK)
 			break;
-		rc = offs_push(&o, f.off);
-		if (rc)
-			goto done;
-	}
-	if (first + o.n <= index) {
+		}
 		if (st == FRAME_END)
 			snprintf(why, sizeof(why), "the segment ends before this entry");
 		else if (st == FRAME_SHORT)
 			snprintf(why, sizeof(why), "the segment ends inside this entry");
-		rc = corrupt(fl, first + o.n, first, f.off, why);
+		if (st != FRAME_OK) {
+			rc = corrupt(fl, sv->first + sv->o.n, sv->first, f.off, why);
+			break;
+		}
+		rc = offs_push(&sv->o, f.off);
+		if (rc)
+			break;
+		sv->vend = f.off + f.total;
 	}
-	idx_write(fl, -1, first, o.v, o.n, 0, 1);
-	if (!rc)
-		rd_seek(r, o.v[index - first]);
-done:
-	offs_free(&o);
+	rd_free(&r);
 	return rc;
 }
 
-/* Position the reader of segment i at the frame of entry `index`: offset 0
- * for the first entry, memory for the last segment, the validated sidecar
- * otherwise, a header scan when the sidecar is wrong. */
-static int seg_seek(struct file_log *fl, size_t i, struct rd *r, uint64_t index, uint64_t next)
+/* Earlier segment i must hold exactly the entries up to the next segment's
+ * name and end right after the last one: walked once, then remembered. */
+static int segv_check_end(struct file_log *fl, struct segv *sv, int fd, uint64_t bytes, uint64_t next)
 {
-	uint64_t first = fl->segs[i], off;
-	uint32_t elen, rlen;
 	char why[WHY_MAX];
-	size_t avail = 0;
 	int rc;
 
-	if (index == first) {
-		rd_seek(r, 0);
+	if (sv->complete)
 		return 0;
+	rc = segv_walk(fl, sv, fd, bytes, next - sv->first);
+	if (rc)
+		return rc;
+	if (sv->vend != bytes) {
+		snprintf(why, sizeof(why), "%" PRIu64 " unexpected bytes after entry %" PRIu64
+			 ", the segment's last entry", bytes - sv->vend, next - 1);
+		return corrupt(fl, next, sv->first, sv->vend, why);
 	}
-	if (i + 1 == fl->nsegs) {
-		rd_seek(r, fl->toff.v[index - first]);
-		return 0;
+	sv->complete = 1;
+	return 0;
+}
+
+/* Entry `at` of earlier segment i: its offset, proven by the header walk
+ * from the segment's start. With `whole`, also check that the segment ends
+ * exactly where the next one begins (a read that starts or ends at that
+ * boundary). Serialised: a walk happens once per segment and handle. */
+static int segv_locate(struct file_log *fl, size_t i, int fd, uint64_t bytes, uint64_t at, int whole,
+		       uint64_t *off)
+{
+	struct segv *sv;
+	int rc = 0;
+
+	pthread_mutex_lock(&fl->segv_mu);
+	sv = segv_get(fl, i);
+	if (!sv) {
+		rc = lgfs_error_set(LGFS_ENOMEM, "out of memory for log frame offsets");
+		goto done;
 	}
-	if (idx_lookup(fl, first, index, &off) == 0 && off < r->end && r->end - off >= FRAME_HDR) {
-		rd_seek(r, off);
-		rc = rd_fill(r, fl->dir, FRAME_HDR, &avail);
-		if (rc)
-			return rc;
-		if (avail >= FRAME_HDR &&
-		    !header_bad(r->buf + r->pos, index, &elen, &rlen, why, sizeof(why)))
-			return 0;
+	if (whole)
+		rc = segv_check_end(fl, sv, fd, bytes, fl->segs[i + 1]);
+	if (!rc && off)
+		rc = segv_walk(fl, sv, fd, bytes, at - sv->first + 1);
+	if (!rc && off)
+		*off = sv->o.v[at - sv->first];
+done:
+	pthread_mutex_unlock(&fl->segv_mu);
+	return rc;
+}
+
+/* A read proved frames [k0, k0+o->n) of earlier segment i back to back,
+ * the last ending at `end`: extend the kept proof with them, so a later
+ * read starting there needs no walk. */
+static void segv_learn(struct file_log *fl, size_t i, uint64_t k0, const struct offs *o, uint64_t end)
+{
+	struct segv *sv;
+	size_t k;
+
+	pthread_mutex_lock(&fl->segv_mu);
+	sv = segv_get(fl, i);
+	if (sv && sv->o.n >= k0 && sv->o.n < k0 + o->n) {
+		for (k = sv->o.n - k0; k < o->n; k++)
+			if (offs_push(&sv->o, o->v[k]) != 0)
+				break;
+		if (k == o->n)
+			sv->vend = end;
+		else
+			lgfs_error_clear(); /* only a cache: the next read walks */
 	}
-	return idx_rebuild(fl, first, r, index, next);
+	pthread_mutex_unlock(&fl->segv_mu);
+}
+
+/* Open an earlier segment for reading; its name taken by something that is
+ * not a regular file is damage. */
+static int seg_open_read(struct file_log *fl, uint64_t first, int *fd, uint64_t *bytes)
+{
+	int rc = seg_open(fl, first, O_RDONLY, fd, bytes);
+
+	if (rc > 0)
+		rc = corrupt(fl, first, first, 0, "the segment is not a regular file");
+	return rc;
 }
 
 /* Call cb for entries *at .. min(end, next)-1 of segment i, checking each
- * frame; *at advances past every delivered entry. */
+ * frame; *at advances past every delivered entry. Continuity is checked
+ * wherever the range starts: the first frame's offset comes from the header
+ * walk from the segment's start (or, in the last segment, from the scan at
+ * open), never from the sidecar; every later frame must start right where
+ * the previous one ends; a range that starts at a segment's first entry
+ * checks that the previous segment ends exactly there, and a range that
+ * reaches a segment's last entry checks that nothing follows it. */
 static int read_segment(struct file_log *fl, size_t i, uint64_t *at, uint64_t end,
 			lgfs_log_cb cb, void *arg)
 {
-	uint64_t first = fl->segs[i], next, stop, bytes = 0;
-	int tail = i + 1 == fl->nsegs, fd = -1, rc, st;
+	uint64_t first = fl->segs[i], k0 = *at - fl->segs[i], next, stop, bytes = 0, off;
+	int tail = i + 1 == fl->nsegs, learn = !tail, fd = -1, pfd = -1, rc, st;
 	char name[SEG_NAME_MAX], why[WHY_MAX];
+	struct offs seen = { 0 };
 	struct lgfs_log_entry e;
 	struct frame f;
 	struct rd r;
 
 	seg_name(name, first, "seg");
 	rd_init(&r, -1, name, 0);
+	if (*at == first && i > 0) {
+		/* the previous segment must end exactly before this one */
+		uint64_t pbytes = 0;
+
+		rc = seg_open_read(fl, fl->segs[i - 1], &pfd, &pbytes);
+		if (!rc)
+			rc = segv_locate(fl, i - 1, pfd, pbytes, 0, 1, NULL);
+		if (pfd >= 0)
+			lgfs_sys.close(pfd);
+		if (rc)
+			goto done;
+	}
 	if (tail) {
 		fd = fl->tailfd;
 		bytes = fl->tail_bytes;
 		next = fl->size;
+		off = fl->toff.v[*at - first];
 	} else {
-		rc = seg_open(fl, first, O_RDONLY, &fd, &bytes);
-		if (rc > 0)
-			rc = corrupt(fl, first, first, 0, "the segment is not a regular file");
+		rc = seg_open_read(fl, first, &fd, &bytes);
 		if (rc)
 			goto done;
 		next = fl->segs[i + 1];
+		rc = segv_locate(fl, i, fd, bytes, *at, 0, &off);
+		if (rc)
+			goto done;
 	}
 	r.fd = fd;
 	r.end = bytes;
+	rd_seek(&r, off);
 	stop = end < next ? end : next;
-	rc = seg_seek(fl, i, &r, *at, next);
-	if (rc)
-		goto done;
 	while (*at < stop) {
 		st = frame_next(&r, fl->dir, *at, 1, &f, why, sizeof(why));
 		if (st < 0) {
@@ -681,6 +797,11 @@ static int read_segment(struct file_log *fl, size_t i, uint64_t *at, uint64_t en
 			rc = corrupt(fl, *at, first, f.off, why);
 			goto done;
 		}
+		if (learn && offs_push(&seen, f.off) != 0) {
+			offs_free(&seen); /* only a cache */
+			lgfs_error_clear();
+			learn = 0;
+		}
 		e.index = *at;
 		e.envelope = f.env;
 		e.envelope_len = f.elen;
@@ -691,13 +812,14 @@ static int read_segment(struct file_log *fl, size_t i, uint64_t *at, uint64_t en
 			goto done;
 		(*at)++;
 	}
-	/* Crossing into the next segment: this one must end right here. */
-	if (!tail && *at == next && end > next && rd_off(&r) != r.end) {
-		snprintf(why, sizeof(why), "%" PRIu64 " unexpected bytes after entry %" PRIu64
-			 ", the segment's last entry", r.end - rd_off(&r), next - 1);
-		rc = corrupt(fl, next, first, rd_off(&r), why);
-	}
+	if (learn && seen.n)
+		segv_learn(fl, i, k0, &seen, rd_off(&r));
+	/* This segment's last entry was read: nothing may follow it (unless
+	 * that is the damage a read-only open already reported there). */
+	if (!tail && *at == next && next != fl->base.damaged_at)
+		rc = segv_locate(fl, i, fd, bytes, 0, 1, NULL);
 done:
+	offs_free(&seen);
 	rd_free(&r);
 	if (!tail && fd >= 0)
 		lgfs_sys.close(fd);
@@ -1021,6 +1143,13 @@ static int file_append(struct lgfs_log *l, uint64_t expected, const struct lgfs_
 				    " reopen the log", fl->dir);
 		goto done;
 	}
+	if (fl->torn_pending) {
+		rc = lgfs_error_set(LGFS_ECORRUPT, "log %s: %" PRIu64 " bytes after its %" PRIu64
+				    " entries are an unfinished tail that is not cut yet; appending waits"
+				    " until it is judged a torn write (cut_torn)", fl->dir,
+				    fl->base.torn_bytes, fl->size);
+		goto done;
+	}
 	rc = check_batch(fl, expected, e, n);
 	if (rc || n == 0)
 		goto done;
@@ -1047,6 +1176,10 @@ static void file_close(struct lgfs_log *l)
 	if (fl->dirfd >= 0)
 		lgfs_sys.close(fl->dirfd);
 	pthread_rwlock_destroy(&fl->lock);
+	pthread_mutex_destroy(&fl->segv_mu);
+	while (fl->nsegv)
+		offs_free(&fl->segv[--fl->nsegv].o);
+	free(fl->segv);
 	lgfs_buf_free(&fl->wbuf);
 	offs_free(&fl->toff);
 	free(fl->segs);
@@ -1175,6 +1308,7 @@ static int scan_segment(struct file_log *fl, int fd, uint64_t first, uint64_t by
 			if (rc < 0)
 				goto done;
 			s->state = rc ? SCAN_DAMAGED : SCAN_TORN;
+			s->torn_hdr = !rc;
 			if (rc)
 				snprintf(s->why, sizeof(s->why), "its length runs past the end of the"
 					 " segment, but entry %" PRIu64 " follows at byte offset %" PRIu64,
@@ -1306,8 +1440,11 @@ static int load(struct file_log *fl)
 		rc = damaged(fl, fl->size, first, s.bad_off, s.why);
 		return rc > 0 ? 0 : rc;
 	}
-	if (s.state == SCAN_TORN)
+	if (s.state == SCAN_TORN) {
 		fl->base.torn_bytes = s.bytes - s.valid;
+		if (s.torn_hdr)
+			fl->base.torn_index = fl->size;
+	}
 	if (s.frames == 0 && last > 0) {
 		/* Nothing valid in the last segment (empty, or only a torn
 		 * frame): its name is the size only if the previous one ends
@@ -1317,11 +1454,47 @@ static int load(struct file_log *fl)
 		if (rc)
 			return rc > 0 ? 0 : rc;
 	}
-	if (s.state == SCAN_TORN && !fl->rdonly &&
-	    (lgfs_sys.ftruncate(fl->tailfd, (off_t)s.valid) != 0 || lgfs_sys.fsync(fl->tailfd) != 0))
+	if (s.state == SCAN_TORN && !fl->rdonly) {
+		/* Cut now (transitional default), or leave it for the caller to
+		 * judge: a tail that a checkpoint covered is not a torn write. */
+		fl->torn_pending = 1;
+		if (!fl->keep_torn)
+			return cut_tail(fl);
+	}
+	return 0;
+}
+
+/* Cut the torn tail of the last segment back to its last valid frame and
+ * make that durable. Caller holds the writer's lock (or is opening). */
+static int cut_tail(struct file_log *fl)
+{
+	uint64_t first = fl->segs[fl->nsegs - 1];
+
+	if (!fl->torn_pending)
+		return 0;
+	if (lgfs_sys.ftruncate(fl->tailfd, (off_t)fl->tail_bytes) != 0 ||
+	    lgfs_sys.fsync(fl->tailfd) != 0)
 		return lgfs_error_errno(LGFS_EIO, "cutting the torn tail of log segment %s/%0*" PRIu64
 					".seg", fl->dir, SEG_DIGITS, first);
+	fl->torn_pending = 0;
 	return 0;
+}
+
+/* cut_torn(): see log.h. The caller decided that the tail is a torn write
+ * (no checkpoint covered it); until then appends are refused. */
+static int file_cut_torn(struct lgfs_log *l)
+{
+	struct file_log *fl = (struct file_log *)l;
+	int rc;
+
+	pthread_rwlock_wrlock(&fl->lock);
+	if (fl->rdonly)
+		rc = lgfs_error_set(LGFS_EROFS, "log %s is open read-only: its torn tail stays",
+				    fl->dir);
+	else
+		rc = cut_tail(fl);
+	pthread_rwlock_unlock(&fl->lock);
+	return rc;
 }
 
 /* Parse "<20 digits>.seg"; 0 with *first set, or 1 for any other name. */
@@ -1430,7 +1603,7 @@ int lgfs_log_file_open(struct lgfs_log **out, const char *dir, int flags)
 	*out = NULL;
 	if (!dir || !*dir)
 		return lgfs_error_set(LGFS_EINVAL, "empty log directory name");
-	if (flags & ~(LGFS_LOG_RDONLY | LGFS_LOG_CREATE))
+	if (flags & ~(LGFS_LOG_RDONLY | LGFS_LOG_CREATE | LGFS_LOG_KEEP_TORN))
 		return lgfs_error_set(LGFS_EINVAL, "log open: unknown flags 0x%x", (unsigned)flags);
 	if ((flags & LGFS_LOG_RDONLY) && (flags & LGFS_LOG_CREATE))
 		return lgfs_error_set(LGFS_EINVAL, "log open: cannot create a log read-only");
@@ -1440,13 +1613,17 @@ int lgfs_log_file_open(struct lgfs_log **out, const char *dir, int flags)
 		return lgfs_error_set(LGFS_ENOMEM, "out of memory opening log");
 	fl->dirfd = fl->lockfd = fl->tailfd = fl->tailidx = -1;
 	fl->rdonly = !!(flags & LGFS_LOG_RDONLY);
-	fl->base.version = 1;
+	fl->keep_torn = !!(flags & LGFS_LOG_KEEP_TORN);
+	fl->base.version = 2;
 	fl->base.scheme = "file";
 	fl->base.append = file_append;
 	fl->base.read = file_read;
 	fl->base.size = file_size;
 	fl->base.close = file_close;
 	fl->base.damaged_at = UINT64_MAX;
+	fl->base.torn_index = UINT64_MAX;
+	fl->base.cut_torn = file_cut_torn;
+	pthread_mutex_init(&fl->segv_mu, NULL);
 	/* Writer-preferring: with glibc's default, a steady stream of readers
 	 * (a busy mount) would starve appends forever. */
 	pthread_rwlockattr_init(&attr);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "ledgerfs/buf.h"
 #include "ledgerfs/error.h"
 #include "ledgerfs/hash.h"
 #include "ledgerfs/log.h"
@@ -1158,7 +1159,7 @@ static void test_swap_and_delete_earlier(void **state)
 	rewrite_frames(path, full, offs, order, nf, len, len);
 	l = open_ok(c->dir, 0);
 	expect_read_damage(l, 0, 100, first + 1);
-	expect_read_damage(l, first + 2, 1, first + 1); /* stale sidecar: rescan meets it */
+	expect_read_damage(l, first + 2, 1, first + 1); /* the walk from the start meets it */
 	verify(l, 0, first + 1);
 	lgfs_log_close(l);
 
@@ -1188,9 +1189,19 @@ static void test_swap_and_delete_earlier(void **state)
 		free(more);
 	}
 	l = open_ok(c->dir, 0);
-	verify(l, first, nf); /* the entries themselves are fine */
+	/* every range that touches the boundary reports it: ending at the
+	 * segment's last entry, crossing it, starting at the next segment */
+	expect_read_damage(l, first, nf, next);
+	assert_msg_has("unexpected bytes");
 	expect_read_damage(l, first, nf + 1, next);
 	assert_msg_has("unexpected bytes");
+	expect_read_damage(l, next, 1, next);
+	assert_msg_has("unexpected bytes");
+	verify(l, first, nf - 1); /* entries before the boundary are fine */
+	lgfs_log_close(l);
+	l = open_ok(c->dir, LGFS_LOG_RDONLY);
+	expect_read_damage(l, next, 3, next);
+	expect_read_damage(l, next - 1, 1, next);
 	lgfs_log_close(l);
 	spit(path, full, len);
 	l = open_ok(c->dir, 0);
@@ -1199,8 +1210,8 @@ static void test_swap_and_delete_earlier(void **state)
 	free(full);
 }
 
-/* A wrong, short or missing sidecar is rebuilt transparently by writable
- * opens; read-only opens read correctly without touching it. */
+/* The sidecar is not trusted: wrong, short, missing or forged sidecars
+ * change no read's result, and reads leave them alone. */
 static void test_idx_rebuild(void **state)
 {
 	struct ctx *c = *state;
@@ -1209,6 +1220,7 @@ static void test_idx_rebuild(void **state)
 	size_t len, nlen, variant;
 	struct lgfs_log *l;
 	char path[256];
+	int rdonly;
 
 	setenv(SEGENV, "700", 1);
 	make_log(c, 100, 100);
@@ -1223,7 +1235,7 @@ static void test_idx_rebuild(void **state)
 	assert_true(len >= 24);
 	for (k = 0; k < sizeof(garbage); k++)
 		garbage[k] = (uint8_t)(k * 77 + 3);
-	for (variant = 0; variant < 5; variant++) {
+	for (variant = 0; variant < 6; variant++) {
 		switch (variant) {
 		case 0:
 			spit(path, garbage, len);
@@ -1246,25 +1258,321 @@ static void test_idx_rebuild(void **state)
 			memset(garbage, 0x7f, sizeof(garbage));
 			spit(path, garbage, len);
 			break;
+		case 5: /* the right offsets */
+			spit(path, orig, len);
+			break;
 		}
-		l = open_ok(c->dir, LGFS_LOG_RDONLY);
-		verify(l, seg + 2, 3);
-		verify(l, seg + 1, 1);
-		lgfs_log_close(l);
-		if (variant == 2)
-			assert_int_equal(access(path, F_OK), -1);
-		else
-			assert_true(access(path, F_OK) == 0);
+		for (rdonly = 0; rdonly < 2; rdonly++) {
+			char *before = variant == 2 ? NULL : (char *)slurp(path, &nlen);
 
-		l = open_ok(c->dir, 0);
-		verify(l, seg + 2, 3);
-		lgfs_log_close(l);
-		now = slurp(path, &nlen);
-		assert_int_equal(nlen, len);
-		assert_memory_equal(now, orig, len);
-		free(now);
+			l = open_ok(c->dir, rdonly ? LGFS_LOG_RDONLY : 0);
+			verify(l, seg + 2, 3);
+			verify(l, seg + 1, 1);
+			verify(l, 0, 100);
+			lgfs_log_close(l);
+			if (variant == 2) {
+				assert_int_equal(access(path, F_OK), -1);
+			} else {
+				now = slurp(path, &len);
+				assert_int_equal(len, nlen);
+				assert_memory_equal(now, before, len);
+				free(now);
+			}
+			free(before);
+		}
 	}
 	free(orig);
+}
+
+/* Where each frame of segment `first` starts (n frames, from the generator). */
+static void frame_offsets(uint64_t first, uint64_t n, uint64_t *offs)
+{
+	uint64_t k;
+
+	for (k = 0; k <= n; k++)
+		offs[k] = k ? offs[k - 1] + frame_size(first + k - 1) : 0;
+}
+
+/* Junk inserted between two frames of an earlier segment, with a sidecar
+ * that matches the moved frames: every range that starts at the frame after
+ * the junk, or reads across it, reports it at that entry, read-only or not,
+ * in one read or in several. */
+static void test_continuity_junk_between(void **state)
+{
+	struct ctx *c = *state;
+	uint64_t offs[64], first, next, seg, off, k, j, from;
+	uint8_t *full, *out, idx[64 * 8];
+	char path[256], ipath[256];
+	struct lgfs_log *l;
+	size_t len;
+	int rdonly;
+
+	setenv(SEGENV, "1500", 1);
+	make_log(c, 100, 9);
+	layout(40, 1500, &first, &off);
+	for (next = first + 1;; next++) {
+		layout(next, 1500, &seg, &off);
+		if (seg != first)
+			break;
+	}
+	assert_true(next - first >= 5);
+	frame_offsets(first, next - first, offs);
+	seg_path(path, sizeof(path), c, first, "seg");
+	seg_path(ipath, sizeof(ipath), c, first, "idx");
+	full = slurp(path, &len);
+	assert_int_equal(len, offs[next - first]);
+	for (j = first + 1; j < next; j++) { /* junk right before entry j */
+		uint64_t at = offs[j - first];
+
+		out = malloc(len + 7);
+		memcpy(out, full, at);
+		memcpy(out + at, "JUNK!!!", 7);
+		memcpy(out + at + 7, full + at, len - at);
+		spit(path, out, len + 7);
+		free(out);
+		for (k = 0; k < next - first; k++)
+			lgfs_be64_put(idx + 8 * k, offs[k] + (first + k >= j ? 7 : 0));
+		spit(ipath, idx, 8 * (next - first));
+		for (rdonly = 0; rdonly < 2; rdonly++) {
+			l = open_ok(c->dir, rdonly ? LGFS_LOG_RDONLY : 0);
+			expect_read_damage(l, j, 1, j);
+			expect_read_damage(l, j, 100 - j, j);
+			expect_read_damage(l, 0, 100, j);
+			expect_read_damage(l, first, next - first, j);
+			expect_read_damage(l, j - 1, 2, j);
+			/* read in ranges like an auditor: the range that
+			 * starts at j reports it */
+			for (from = 0; from < j; from += j - first)
+				verify(l, from, j - from < j - first ? j - from : j - first);
+			expect_read_damage(l, j, 2, j);
+			verify(l, first, j - first); /* up to the junk: fine */
+			lgfs_log_close(l);
+		}
+	}
+	spit(path, full, len);
+	l = open_ok(c->dir, LGFS_LOG_RDONLY);
+	verify(l, 0, 100);
+	lgfs_log_close(l);
+	free(full);
+}
+
+/* A forged copy of an entry appended after an earlier segment's last frame,
+ * with the sidecar pointing at it: readers of that entry get the entry the
+ * chain of frames reaches, never the copy, and the extra bytes are damage
+ * for any read that reaches the segment's end or starts at the next one. */
+static void test_continuity_forged_copy(void **state)
+{
+	struct ctx *c = *state;
+	uint64_t offs[64], first, next, seg, off, k, victim;
+	uint8_t *full, *out, idx[64 * 8], sum[32];
+	char path[256], ipath[256];
+	struct lgfs_log *l;
+	size_t len, fsz;
+
+	setenv(SEGENV, "1500", 1);
+	make_log(c, 100, 9);
+	layout(40, 1500, &first, &off);
+	for (next = first + 1;; next++) {
+		layout(next, 1500, &seg, &off);
+		if (seg != first)
+			break;
+	}
+	frame_offsets(first, next - first, offs);
+	victim = first + 2;
+	seg_path(path, sizeof(path), c, first, "seg");
+	seg_path(ipath, sizeof(ipath), c, first, "idx");
+	full = slurp(path, &len);
+	fsz = (size_t)frame_size(victim);
+	out = malloc(len + fsz);
+	memcpy(out, full, len);
+	memcpy(out + len, full + offs[victim - first], fsz);
+	out[len + 20] ^= 0x55; /* another envelope, with a recomputed check */
+	lgfs_sha256(sum, out + len, fsz - 8);
+	memcpy(out + len + fsz - 8, sum, 8);
+	spit(path, out, len + fsz);
+	for (k = 0; k < next - first; k++)
+		lgfs_be64_put(idx + 8 * k, first + k == victim ? len : offs[k]);
+	spit(ipath, idx, 8 * (next - first));
+	l = open_ok(c->dir, LGFS_LOG_RDONLY);
+	verify(l, victim, 1); /* the genuine entry, or check_cb would fail */
+	verify(l, victim, next - victim - 1);
+	expect_read_damage(l, victim, next - victim, next);
+	assert_msg_has("unexpected bytes");
+	expect_read_damage(l, next, 1, next);
+	expect_read_damage(l, 0, 100, next);
+	lgfs_log_close(l);
+	free(out);
+	free(full);
+}
+
+/* The torn-tail protocol: with LGFS_LOG_KEEP_TORN a writable open leaves
+ * the tail on disk, says where it starts, and refuses appends until the
+ * caller cuts it; read-only logs cannot cut. */
+static void test_keep_torn(void **state)
+{
+	struct ctx *c = *state;
+	uint64_t seg, off, fsz;
+	uint8_t *full, zeros[64] = { 0 };
+	char path[256], *before;
+	struct lgfs_log *l;
+	size_t len;
+
+	make_log(c, 6, 2);
+	layout(5, UINT64_MAX, &seg, &off);
+	fsz = frame_size(5);
+	seg_path(path, sizeof(path), c, seg, "seg");
+	full = slurp(path, &len);
+
+	/* the last frame cut in half: its header is valid, index 5 */
+	spit(path, full, off + fsz / 2);
+	l = open_ok(c->dir, LGFS_LOG_KEEP_TORN);
+	assert_int_equal(l->version >= 2, 1);
+	assert_int_equal(l->torn_bytes, fsz / 2);
+	assert_int_equal(l->torn_index, 5);
+	assert_int_equal(size_of(l), 5);
+	verify(l, 0, 5);
+	assert_int_equal(file_len(path), off + fsz / 2); /* nothing cut */
+	assert_int_equal(try_append_gen(l, 5, 1, 1), LGFS_ECORRUPT);
+	assert_msg_has("cut_torn");
+	assert_int_equal(file_len(path), off + fsz / 2);
+	lgfs_log_close(l);
+	before = (char *)slurp(path, &len);
+	assert_int_equal(len, off + fsz / 2);
+	assert_memory_equal(before, full, len); /* the torn bytes are all still there */
+	free(before);
+
+	l = open_ok(c->dir, LGFS_LOG_RDONLY);
+	assert_int_equal(l->torn_index, 5);
+	assert_int_equal(lgfs_log_cut_torn(l), LGFS_EROFS);
+	assert_int_equal(file_len(path), off + fsz / 2);
+	lgfs_log_close(l);
+
+	l = open_ok(c->dir, LGFS_LOG_KEEP_TORN);
+	assert_int_equal(lgfs_log_cut_torn(l), 0);
+	assert_int_equal(file_len(path), off);
+	assert_int_equal(lgfs_log_cut_torn(l), 0); /* nothing left: a no-op */
+	append_gen(l, 5, 2, 2);
+	verify(l, 0, 7);
+	lgfs_log_close(l);
+
+	/* less than a header, and zeros: no frame header, torn_index unset */
+	l = open_ok(c->dir, LGFS_LOG_KEEP_TORN);
+	assert_int_equal(l->torn_bytes, 0);
+	assert_int_equal(l->torn_index, UINT64_MAX);
+	lgfs_log_close(l);
+	len = (size_t)file_len(path);
+	free(full);
+	full = slurp(path, &len);
+	{
+		uint8_t *more = malloc(len + sizeof(zeros));
+
+		memcpy(more, full, len);
+		memcpy(more + len, "LGF1\0\0\0", 7);
+		spit(path, more, len + 7);
+		l = open_ok(c->dir, LGFS_LOG_KEEP_TORN);
+		assert_int_equal(l->torn_bytes, 7);
+		assert_int_equal(l->torn_index, UINT64_MAX);
+		assert_int_equal(try_append_gen(l, 7, 1, 1), LGFS_ECORRUPT);
+		lgfs_log_close(l);
+		memcpy(more + len, zeros, sizeof(zeros));
+		spit(path, more, len + sizeof(zeros));
+		l = open_ok(c->dir, LGFS_LOG_KEEP_TORN);
+		assert_int_equal(l->torn_bytes, sizeof(zeros));
+		assert_int_equal(l->torn_index, UINT64_MAX);
+		assert_int_equal(lgfs_log_cut_torn(l), 0);
+		assert_int_equal(file_len(path), len);
+		append_gen(l, 7, 1, 1);
+		lgfs_log_close(l);
+		free(more);
+	}
+	/* without the flag, open still cuts (transitional default) */
+	len = (size_t)file_len(path);
+	{
+		uint8_t *more;
+
+		free(full);
+		full = slurp(path, &len);
+		more = malloc(len + 10);
+		memcpy(more, full, len);
+		memset(more + len, 0, 10);
+		spit(path, more, len + 10);
+		l = open_ok(c->dir, 0);
+		assert_int_equal(l->torn_bytes, 10);
+		assert_int_equal(file_len(path), len);
+		append_gen(l, 8, 1, 1);
+		verify(l, 0, 9);
+		lgfs_log_close(l);
+		free(more);
+	}
+	assert_int_equal(open_rc(c->dir, LGFS_LOG_RDONLY | 0x100), LGFS_EINVAL);
+	free(full);
+}
+
+/* Everything the log creates is private, whatever the umask. */
+static void test_modes(void **state)
+{
+	struct ctx *c = *state;
+	char path[512], sub[256];
+	struct lgfs_log *l;
+	struct stat st;
+	mode_t old = umask(0);
+
+	snprintf(sub, sizeof(sub), "%s/x/y", c->tmp);
+	setenv(SEGENV, "300", 1);
+	l = open_ok(sub, LGFS_LOG_CREATE);
+	append_gen(l, 0, 10, 3);
+	lgfs_log_close(l);
+	umask(old);
+	snprintf(path, sizeof(path), "%s/x", c->tmp);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(stat(sub, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	{
+		DIR *d = opendir(sub);
+		struct dirent *de;
+		int files = 0;
+
+		assert_non_null(d);
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", sub, de->d_name);
+			assert_int_equal(stat(path, &st), 0);
+			if ((st.st_mode & 07777) != 0600)
+				print_message("%s has mode %o\n", path, st.st_mode & 07777);
+			assert_int_equal(st.st_mode & 07777, 0600);
+			files++;
+		}
+		closedir(d);
+		assert_true(files >= 5); /* segments, sidecars, lock */
+	}
+}
+
+/* A read-only open of a log without a lock file (a copy handed to an
+ * auditor) creates nothing, also when it reads across segments. */
+static void test_rdonly_no_droppings(void **state)
+{
+	struct ctx *c = *state;
+	char path[256], *before, *after;
+	struct lgfs_log *l;
+
+	setenv(SEGENV, "500", 1);
+	make_log(c, 40, 4);
+	snprintf(path, sizeof(path), "%s/lock", c->dir);
+	assert_int_equal(unlink(path), 0);
+	seg_path(path, sizeof(path), c, 0, "idx");
+	assert_int_equal(unlink(path), 0);
+	before = snapshot(c->dir);
+	l = open_ok(c->dir, LGFS_LOG_RDONLY);
+	verify(l, 0, 40);
+	verify(l, 17, 5);
+	assert_int_equal(lgfs_log_cut_torn(l), LGFS_EROFS);
+	lgfs_log_close(l);
+	after = snapshot(c->dir);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
 }
 
 /* One writer at a time (flock per open file description, so also within a
@@ -1715,6 +2023,11 @@ int main(void)
 		T(test_swap_and_delete_last),
 		T(test_swap_and_delete_earlier),
 		T(test_idx_rebuild),
+		T(test_continuity_junk_between),
+		T(test_continuity_forged_copy),
+		T(test_keep_torn),
+		T(test_modes),
+		T(test_rdonly_no_droppings),
 		T(test_busy),
 		T(test_enospc_fdatasync),
 		T(test_failure_during_roll),
