@@ -24,6 +24,11 @@
 #include <unistd.h>
 
 #include "ledgerfs/error.h"
+#include "ledgerfs/escape.h"
+#include "ledgerfs/hash.h"
+#include "ledgerfs/log.h"
+#include "ledgerfs/sys.h"
+#include "ledgerfs/trust.h"
 
 #define REPLAY_COMMIT_EVERY 4096
 #define FREE_SPACE_RESERVE (64ull << 20) /* refuse changes below this much free space */
@@ -159,38 +164,6 @@ static int stamp_cb(void *arg, const struct lgfs_ledger_entry *e)
 	return 0;
 }
 
-/* Bring the index to the log's size: continue a replay, or start over when
- * the index is ahead of the log or reflects another history. */
-static int index_sync(struct lgfs_ledger *l, struct lgfs_index *x, uint64_t *replayed)
-{
-	uint64_t size = lgfs_ledger_size(l), applied;
-	uint8_t stamp[32];
-	struct stamp_probe probe;
-	MDB_txn *t;
-	int rc;
-
-	if ((rc = lgfs_index_begin(x, 1, &t)))
-		return rc;
-	rc = lgfs_index_applied(x, t, &applied, stamp);
-	mdb_txn_abort(t);
-	if (rc)
-		return rc;
-	if (applied > size) {
-		applied = 0;
-	} else if (applied > 0) {
-		rc = lgfs_ledger_read(l, applied - 1, 1, stamp_cb, &probe);
-		if (rc)
-			return lgfs_fs_errno(rc);
-		if (memcmp(probe.stamp, stamp, 32))
-			applied = 0;
-	}
-	if (replayed)
-		*replayed = size - applied;
-	if (applied == size)
-		return 0;
-	return replay(l, x, applied, size);
-}
-
 static char *join(const char *a, const char *b)
 {
 	char *p;
@@ -215,46 +188,287 @@ static void remove_private(const char *dir)
 }
 
 /*
- * A read-only open must not write the shared index: a mount may be writing
- * it. Use it read-only when it reflects exactly the log as this open sees
- * it; otherwise replay the log into a private index under $TMPDIR, removed
- * at close.
+ * ---- trusting the index ----
+ *
+ * The index lives in the store, where anyone who can write the store can
+ * forge it; it decides nothing until it is verified. It is trusted when its
+ * stamp says it reflects exactly the verified log (or a prefix of it) and
+ * its bytes are the ones this user's last writer left at a clean close: that
+ * writer stores the SHA-256 of data.mdb in the user's own state, outside the
+ * store (trust.h). Otherwise a stamp that matches the log is checked by
+ * replaying the verified log into a private index and comparing the two:
+ * equal, and the digest is remembered; different, and the volume is refused
+ * naming the path (the index would have served what the log does not say).
+ * An index that is missing, unreadable or stamped with another history is a
+ * cache miss: a writer rebuilds it, a reader replays into a private one.
  */
-static int open_index_readonly(struct lgfs_fs *fs, const char *path)
+
+enum idx_state { IDX_MISS, IDX_PREFIX, IDX_EXACT };
+
+/* What the stamp of the index at `dir` claims, read without writing a byte
+ * (read-only, no lock file). *applied gets its entry count. */
+static enum idx_state index_probe(struct lgfs_ledger *l, const char *dir, uint64_t *applied)
 {
-	uint64_t size = lgfs_ledger_size(fs->ledger), applied;
-	uint8_t stamp[32];
+	uint64_t size = lgfs_ledger_size(l);
+	struct lgfs_index *x = NULL;
 	struct stamp_probe probe;
-	const char *tmp = getenv("TMPDIR");
+	uint8_t stamp[32];
 	MDB_txn *t;
+	char *data = join(dir, "data.mdb");
 	int rc;
 
-	if (access(path, F_OK) == 0 && lgfs_index_open(&fs->index, path, 1) == 0) {
-		if (lgfs_index_begin(fs->index, 1, &t) == 0) {
-			rc = lgfs_index_applied(fs->index, t, &applied, stamp);
-			mdb_txn_abort(t);
-			if (!rc && applied == size && size > 0 &&
-			    lgfs_ledger_read(fs->ledger, size - 1, 1, stamp_cb, &probe) == 0 &&
-			    !memcmp(probe.stamp, stamp, 32))
-				return 0;
-		}
-		lgfs_index_close(fs->index);
-		fs->index = NULL;
+	*applied = 0;
+	if (!data)
+		return IDX_MISS;
+	rc = access(data, F_OK);
+	free(data);
+	if (rc || lgfs_index_open(&x, dir, 1))
+		return IDX_MISS;
+	rc = lgfs_index_begin(x, 1, &t);
+	if (!rc) {
+		rc = lgfs_index_applied(x, t, applied, stamp);
+		mdb_txn_abort(t);
 	}
-	if (asprintf(&fs->private_index, "%s/ledgerfs-index-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0) {
-		fs->private_index = NULL;
-		return -ENOMEM;
-	}
-	if (!mkdtemp(fs->private_index)) {
+	lgfs_index_close(x);
+	if (rc || *applied == 0 || *applied > size)
+		return IDX_MISS;
+	if (lgfs_ledger_read(l, *applied - 1, 1, stamp_cb, &probe) || memcmp(probe.stamp, stamp, 32))
+		return IDX_MISS;
+	return *applied == size ? IDX_EXACT : IDX_PREFIX;
+}
+
+/* <state>/index/<hex SHA-256 of the volume directory's path>: the digest
+ * of the volume's data.mdb as this user's last writer left it. */
+static char *digest_path(const char *voldir)
+{
+	char *state = NULL, *p = NULL, hex[65];
+	uint8_t h[32];
+
+	if (lgfs_trust_state_dir(&state))
+		return NULL;
+	lgfs_sha256(h, voldir, strlen(voldir));
+	lgfs_hex(hex, h, 32);
+	if (asprintf(&p, "%s/index/%s", state, hex) < 0)
+		p = NULL;
+	free(state);
+	return p;
+}
+
+/* SHA-256 of the index's data file. */
+static int index_file_digest(const char *dir, uint8_t out[32])
+{
+	struct lgfs_sha256_ctx *c = NULL;
+	char *path = join(dir, "data.mdb");
+	uint8_t *buf = malloc(1 << 20);
+	ssize_t n;
+	int fd = -1, rc = -ENOMEM;
+
+	if (!path || !buf || !(c = lgfs_sha256_ctx_new()))
+		goto out;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
 		rc = -errno;
-		free(fs->private_index);
-		fs->private_index = NULL;
+		goto out;
+	}
+	while ((n = read(fd, buf, 1 << 20)) > 0)
+		lgfs_sha256_ctx_update(c, buf, (size_t)n);
+	if (n < 0) {
+		rc = -errno;
+		goto out;
+	}
+	lgfs_sha256_ctx_final(c, out);
+	c = NULL;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	lgfs_sha256_ctx_free(c);
+	free(buf);
+	free(path);
+	return rc;
+}
+
+/* 1 when the index's data file is the one whose digest this user kept. */
+static int digest_matches(const char *voldir, const char *dir)
+{
+	char *p = digest_path(voldir), line[80];
+	uint8_t want[32], have[32];
+	FILE *f;
+	int ok = 0;
+
+	if (!p)
+		return 0;
+	f = fopen(p, "re");
+	free(p);
+	if (!f)
+		return 0;
+	if (fgets(line, sizeof(line), f) && strlen(line) >= 64 && lgfs_unhex(want, 32, line, 64) == 0 &&
+	    index_file_digest(dir, have) == 0)
+		ok = !memcmp(want, have, 32);
+	fclose(f);
+	return ok;
+}
+
+/* Remember (or, with d NULL, forget) the digest of the index's data file.
+ * Written atomically; a failure only costs a verification next time. */
+static void digest_store(const char *voldir, const uint8_t *d)
+{
+	char *p = digest_path(voldir), *tmp = NULL, *slash, hex[65];
+	int fd, ok;
+
+	if (!p)
+		return;
+	if (!d) {
+		unlink(p);
+		free(p);
+		return;
+	}
+	slash = strrchr(p, '/');
+	*slash = '\0';
+	if (lgfs_sys_mkdirs(p, 0700) == 0)
+		chmod(p, 0700);
+	*slash = '/';
+	if (asprintf(&tmp, "%s.tmp-%ld", p, (long)getpid()) < 0) {
+		free(p);
+		return;
+	}
+	lgfs_hex(hex, d, 32);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		ok = dprintf(fd, "%s\n", hex) == 65;
+		if (close(fd) == 0 && ok && rename(tmp, p) == 0)
+			tmp[0] = '\0';
+		if (tmp[0])
+			unlink(tmp);
+	}
+	free(tmp);
+	free(p);
+}
+
+/* A private index under $TMPDIR (removed at close) holding the verified
+ * log's state. */
+static int private_replay(struct lgfs_fs *fs, struct lgfs_index **out, char **dir_out)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *dir = NULL;
+	int rc;
+
+	*out = NULL;
+	*dir_out = NULL;
+	if (asprintf(&dir, "%s/ledgerfs-index-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0)
+		return -ENOMEM;
+	if (!mkdtemp(dir)) {
+		rc = -errno;
+		free(dir);
 		return rc;
 	}
-	rc = lgfs_index_open(&fs->index, fs->private_index, 0);
+	rc = lgfs_index_open(out, dir, 0);
 	if (!rc)
-		rc = replay(fs->ledger, fs->index, 0, size);
+		rc = replay(fs->ledger, *out, 0, lgfs_ledger_size(fs->ledger));
+	if (rc) {
+		lgfs_index_close(*out);
+		*out = NULL;
+		remove_private(dir);
+		free(dir);
+		return rc;
+	}
+	*dir_out = dir;
+	return 0;
+}
+
+/* Compare the index at `dir` with a verified replay `good`: 0 when they
+ * hold the same state, -EIO (message naming the path) when not. */
+static int index_check(struct lgfs_fs *fs, const char *dir, struct lgfs_index *good)
+{
+	struct lgfs_index *x = NULL;
+	struct lgfs_index_diff d;
+	MDB_txn *ta = NULL, *tb = NULL;
+	char path[4096], name[4 * 255 + 1];
+	const char *vol = lgfs_ledger_info(fs->ledger)->name;
+	int rc;
+
+	if ((rc = lgfs_index_open(&x, dir, 1)))
+		return rc;
+	if ((rc = lgfs_index_begin(x, 1, &ta)) || (rc = lgfs_index_begin(good, 1, &tb)))
+		goto out;
+	rc = lgfs_index_diff(x, ta, good, tb, &d);
+	if (rc == 1) {
+		/* Name the path as the log has it, else as the altered index does. */
+		lgfs_index_path(good, tb, d.ino, path, sizeof(path));
+		if (path[0] != '/')
+			lgfs_index_path(x, ta, d.ino, path, sizeof(path));
+		name[0] = '\0';
+		if (d.name_len)
+			lgfs_escape(name, sizeof(name), d.name, d.name_len);
+		lgfs_error_set(LGFS_ECORRUPT,
+			       "the index of volume '%s' does not match its log at %s%s%s (%s %s): it was altered behind the volume's back and is not used; run 'ledgerfs audit %s' for details, 'ledgerfs rebuild %s' to rebuild it from the log",
+			       vol, path, d.name_len && strcmp(path, "/") ? "/" : "", name, d.what,
+			       d.only_in == 1 ? "that the log does not have"
+			       : d.only_in == 2 ? "missing" : "different from the log's",
+			       vol, vol);
+		rc = -EIO;
+	}
+out:
+	if (ta)
+		mdb_txn_abort(ta);
+	if (tb)
+		mdb_txn_abort(tb);
+	lgfs_index_close(x);
 	return rc;
+}
+
+/* A writer's index: trusted, checked, or rebuilt (see above). */
+static int open_index_writer(struct lgfs_fs *fs, const char *dir)
+{
+	uint64_t applied, size = lgfs_ledger_size(fs->ledger);
+	enum idx_state st = index_probe(fs->ledger, dir, &applied);
+	int rc, trusted = st != IDX_MISS && digest_matches(fs->voldir, dir);
+
+	if (st == IDX_EXACT && !trusted) {
+		struct lgfs_index *good = NULL;
+		char *pdir = NULL;
+
+		if ((rc = private_replay(fs, &good, &pdir)))
+			return rc;
+		rc = index_check(fs, dir, good);
+		lgfs_index_close(good);
+		remove_private(pdir);
+		free(pdir);
+		if (rc)
+			return rc;
+		trusted = 1;
+	}
+	/* The index changes from now on: its digest holds again only after a
+	 * clean close. */
+	digest_store(fs->voldir, NULL);
+	if ((rc = lgfs_index_open(&fs->index, dir, 0)))
+		return rc;
+	if (!trusted)
+		return replay(fs->ledger, fs->index, 0, size);
+	return applied < size ? replay(fs->ledger, fs->index, applied, size) : 0;
+}
+
+/* A reader never writes the store: the shared index read-only when it is
+ * trusted and exactly in step, else a private verified replay. */
+static int open_index_reader(struct lgfs_fs *fs, const char *dir)
+{
+	uint64_t applied;
+	enum idx_state st = index_probe(fs->ledger, dir, &applied);
+	uint8_t d[32];
+	int rc;
+
+	if (st == IDX_EXACT && digest_matches(fs->voldir, dir))
+		return lgfs_index_open(&fs->index, dir, 1);
+	if ((rc = private_replay(fs, &fs->index, &fs->private_index)))
+		return rc;
+	if (st == IDX_EXACT) {
+		/* Check it once, and remember it as verified. */
+		if ((rc = index_check(fs, dir, fs->index)))
+			return rc;
+		if (index_file_digest(dir, d) == 0)
+			digest_store(fs->voldir, d);
+	}
+	return 0;
 }
 
 /* The ledger's pre-write hook: chunks before the records that name them. */
@@ -308,13 +522,7 @@ int lgfs_fs_open(struct lgfs_fs **out, const char *store, const char *volume, co
 		rc = -ENOMEM;
 		goto fail;
 	}
-	if (fs->rdonly) {
-		rc = open_index_readonly(fs, path);
-	} else {
-		rc = lgfs_index_open(&fs->index, path, 0);
-		if (!rc)
-			rc = index_sync(fs->ledger, fs->index, NULL);
-	}
+	rc = fs->rdonly ? open_index_reader(fs, path) : open_index_writer(fs, path);
 	free(path);
 	path = NULL;
 	if (rc)
@@ -355,6 +563,16 @@ int lgfs_fs_close(struct lgfs_fs *fs)
 		lgfs_chunks_close(fs->chunks);
 	}
 	lgfs_index_close(fs->index);
+	if (!fs->rdonly && fs->index && fs->voldir && rc == 0 && !fs->failed) {
+		/* A clean close: what the index holds is exactly the verified log
+		 * this writer extended. Remember its bytes for the next open. */
+		char *dir = join(fs->voldir, "index");
+		uint8_t d[32];
+
+		if (dir && index_file_digest(dir, d) == 0)
+			digest_store(fs->voldir, d);
+		free(dir);
+	}
 	if (fs->private_index) {
 		remove_private(fs->private_index);
 		free(fs->private_index);
@@ -371,7 +589,8 @@ int lgfs_fs_rebuild(const char *store, const char *volume, uint64_t *entries)
 {
 	struct lgfs_ledger *l = NULL;
 	struct lgfs_index *x = NULL;
-	char *path = NULL;
+	char *path = NULL, *path_log = NULL, *voldir = NULL;
+	uint8_t d[32];
 	int rc;
 
 	*entries = 0;
@@ -383,11 +602,30 @@ int lgfs_fs_rebuild(const char *store, const char *volume, uint64_t *entries)
 		rc = -ENOMEM;
 		goto out;
 	}
+	path_log = join(lgfs_ledger_dir(l), "log");
+	if (!path_log) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (lgfs_log_file_busy(path_log) == 1) {
+		lgfs_error_set(LGFS_EBUSY, "volume '%s' is mounted: unmount it first", volume);
+		rc = -EBUSY;
+		goto out;
+	}
+	voldir = realpath(lgfs_ledger_dir(l), NULL);
+	if (voldir)
+		digest_store(voldir, NULL);
 	if ((rc = lgfs_index_open(&x, path, 0)))
 		goto out;
 	*entries = lgfs_ledger_size(l);
 	rc = replay(l, x, 0, *entries);
+	lgfs_index_close(x);
+	x = NULL;
+	if (!rc && voldir && index_file_digest(path, d) == 0)
+		digest_store(voldir, d);
 out:
+	free(path_log);
+	free(voldir);
 	lgfs_index_close(x);
 	lgfs_ledger_close(l);
 	free(path);

@@ -4,12 +4,14 @@
 #include "index.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "ledgerfs/buf.h"
 #include "ledgerfs/error.h"
+#include "ledgerfs/escape.h"
 
 #define MAP_SIZE (64ull << 30) /* address space only; the file grows as needed */
 #define NAME_MAX_BYTES 255
@@ -39,7 +41,10 @@ static int fail(int rc, const char *what)
 int lgfs_index_open(struct lgfs_index **out, const char *dir, int rdonly)
 {
 	struct lgfs_index *x = calloc(1, sizeof(*x));
-	unsigned int envf = MDB_NOSYNC | MDB_NOTLS | (rdonly ? MDB_RDONLY : 0);
+	/* Read-only opens use no lock file: they must not change a byte of the
+	 * store (a writer never shares its index with a reader that is not
+	 * its own process; see fs.c). */
+	unsigned int envf = MDB_NOSYNC | MDB_NOTLS | (rdonly ? MDB_RDONLY | MDB_NOLOCK : 0);
 	unsigned int dbf = rdonly ? 0 : MDB_CREATE;
 	MDB_txn *t = NULL;
 	int rc;
@@ -48,7 +53,7 @@ int lgfs_index_open(struct lgfs_index **out, const char *dir, int rdonly)
 	if (!x)
 		return -ENOMEM;
 	x->rdonly = rdonly;
-	if (!rdonly && mkdir(dir, 0750) && errno != EEXIST) {
+	if (!rdonly && mkdir(dir, 0700) && errno != EEXIST) {
 		lgfs_error_errno(LGFS_EIO, "creating %s", dir);
 		free(x);
 		return -errno;
@@ -59,7 +64,7 @@ int lgfs_index_open(struct lgfs_index **out, const char *dir, int rdonly)
 	/* The index is derived from the log: it need not be synced (MDB_NOSYNC
 	 * keeps it consistent, a crash may lose its last transactions, which
 	 * the mount replays from the log). */
-	rc = mdb_env_open(x->env, dir, envf, 0640);
+	rc = mdb_env_open(x->env, dir, envf, 0600);
 	if (rc)
 		goto fail;
 	rc = mdb_txn_begin(x->env, NULL, rdonly ? MDB_RDONLY : 0, &t);
@@ -507,4 +512,144 @@ int lgfs_index_get(struct lgfs_index *x, MDB_txn *t, MDB_dbi dbi, const MDB_val 
 	if (rc == MDB_NOTFOUND)
 		return -ENOENT;
 	return rc ? fail(rc, "get") : 0;
+}
+
+/* ---- comparing two indexes, naming paths ---- */
+
+/* The databases that hold state (meta, the stamp, is left out). */
+static void state_dbs(const struct lgfs_index *x, MDB_dbi out[5])
+{
+	out[0] = x->inodes;
+	out[1] = x->dirents;
+	out[2] = x->symlinks;
+	out[3] = x->xattrs;
+	out[4] = x->versions;
+}
+
+static const char *const state_db_names[5] = { "inode", "directory entry", "symlink", "xattr", "version" };
+
+static int val_cmp(const MDB_val *a, const MDB_val *b)
+{
+	size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+	int c = memcmp(a->mv_data, b->mv_data, n);
+
+	if (c)
+		return c;
+	return a->mv_size < b->mv_size ? -1 : a->mv_size > b->mv_size;
+}
+
+static void diff_fill(struct lgfs_index_diff *d, int db, const MDB_val *k, int only_in)
+{
+	memset(d, 0, sizeof(*d));
+	d->what = state_db_names[db];
+	d->only_in = only_in;
+	if (k->mv_size >= 8)
+		d->ino = lgfs_be64_get(k->mv_data);
+	if (db == 1 && k->mv_size > 8) { /* dirents: parent || name */
+		d->name_len = k->mv_size - 8 < sizeof(d->name) ? k->mv_size - 8 : sizeof(d->name);
+		memcpy(d->name, (const uint8_t *)k->mv_data + 8, d->name_len);
+	}
+}
+
+int lgfs_index_diff(struct lgfs_index *a, MDB_txn *ta, struct lgfs_index *b, MDB_txn *tb,
+		    struct lgfs_index_diff *out)
+{
+	MDB_dbi da[5], db[5];
+	int i, rc = 0;
+
+	state_dbs(a, da);
+	state_dbs(b, db);
+	for (i = 0; i < 5 && rc == 0; i++) {
+		MDB_cursor *ca = NULL, *cb = NULL;
+		MDB_val ka, va, kb, vb;
+		int ra, rb, c;
+
+		if ((ra = mdb_cursor_open(ta, da[i], &ca)) || (rb = mdb_cursor_open(tb, db[i], &cb))) {
+			if (ca)
+				mdb_cursor_close(ca);
+			return fail(ra ? ra : rb, "cursor");
+		}
+		ra = mdb_cursor_get(ca, &ka, &va, MDB_FIRST);
+		rb = mdb_cursor_get(cb, &kb, &vb, MDB_FIRST);
+		for (;;) {
+			if ((ra && ra != MDB_NOTFOUND) || (rb && rb != MDB_NOTFOUND)) {
+				rc = fail(ra && ra != MDB_NOTFOUND ? ra : rb, "cursor");
+				break;
+			}
+			if (ra == MDB_NOTFOUND && rb == MDB_NOTFOUND)
+				break;
+			c = ra == MDB_NOTFOUND ? 1 : rb == MDB_NOTFOUND ? -1 : val_cmp(&ka, &kb);
+			if (c < 0) {
+				diff_fill(out, i, &ka, 1);
+				rc = 1;
+				break;
+			}
+			if (c > 0) {
+				diff_fill(out, i, &kb, 2);
+				rc = 1;
+				break;
+			}
+			if (val_cmp(&va, &vb)) {
+				diff_fill(out, i, &ka, 0);
+				rc = 1;
+				break;
+			}
+			ra = mdb_cursor_get(ca, &ka, &va, MDB_NEXT);
+			rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT);
+		}
+		mdb_cursor_close(ca);
+		mdb_cursor_close(cb);
+	}
+	return rc;
+}
+
+/* The dirent naming ino under its recorded parent (directories have one
+ * parent; other inodes: the one they were created in, else any). */
+struct name_find {
+	uint64_t ino;
+	uint64_t parent;
+	const void *name;
+	size_t len;
+};
+
+static int name_find_cb(void *arg, const MDB_val *k, const MDB_val *v)
+{
+	struct name_find *f = arg;
+
+	if (v->mv_size == 8 && k->mv_size > 8 && lgfs_be64_get(v->mv_data) == f->ino) {
+		f->parent = lgfs_be64_get(k->mv_data);
+		f->name = (const uint8_t *)k->mv_data + 8;
+		f->len = k->mv_size - 8;
+		return 1;
+	}
+	return 0;
+}
+
+void lgfs_index_path(struct lgfs_index *x, MDB_txn *t, uint64_t ino, char *out, size_t cap)
+{
+	char tmp[4096] = "", esc[4 * 255 + 1];
+	int depth = 0;
+
+	if (ino == 1) {
+		snprintf(out, cap, "/");
+		return;
+	}
+	while (ino != 1 && depth++ < 256) {
+		struct name_find f = { ino, 0, NULL, 0 };
+		size_t tl = strlen(tmp), nl;
+
+		if (lgfs_index_each(x, t, x->dirents, name_find_cb, &f) != 1) {
+			snprintf(out, cap, "(inode %llu, not linked)%s", (unsigned long long)ino, tmp);
+			return;
+		}
+		lgfs_escape(esc, sizeof(esc), f.name, f.len);
+		nl = strlen(esc) + 1;
+		if (tl + nl + 1 > sizeof(tmp))
+			break;
+		memmove(tmp + nl, tmp, tl + 1);
+		tmp[0] = '/';
+		memcpy(tmp + 1, esc, nl - 1);
+		ino = f.parent;
+	}
+	snprintf(out, cap, "%s", tmp);
 }

@@ -107,6 +107,23 @@ int lgfs_index_each(struct lgfs_index *x, MDB_txn *t, MDB_dbi dbi, lgfs_kv_cb cb
 /* Look one key up in a database: 0, -ENOENT, or another -errno. */
 int lgfs_index_get(struct lgfs_index *x, MDB_txn *t, MDB_dbi dbi, const MDB_val *k, MDB_val *v);
 
+/* The first difference between the state databases of two indexes (the
+ * stamp in meta is not compared). */
+struct lgfs_index_diff {
+	const char *what;   /* "inode", "directory entry", "symlink", "xattr", "version" (static) */
+	uint64_t ino;       /* the key's inode: the inode, or the directory of an entry */
+	char name[255];     /* directory entries: the entry's name (raw bytes, name_len of them) */
+	size_t name_len;
+	int only_in;        /* 1: only in the first index, 2: only in the second, 0: in both, different */
+};
+/* 0 when both hold the same state, 1 (and *out) at the first difference,
+ * < 0 on error. */
+int lgfs_index_diff(struct lgfs_index *a, MDB_txn *ta, struct lgfs_index *b, MDB_txn *tb,
+		    struct lgfs_index_diff *out);
+/* A path of ino for messages, names escaped ("/" for the root; a note
+ * when it is not linked anywhere). */
+void lgfs_index_path(struct lgfs_index *x, MDB_txn *t, uint64_t ino, char *out, size_t cap);
+
 /* LMDB return code to -errno (MDB_NOTFOUND -> -ENOENT, MDB_MAP_FULL -> -ENOSPC, ...). */
 int lgfs_index_errno(int mdb_rc);
 

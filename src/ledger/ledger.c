@@ -1403,14 +1403,14 @@ int lgfs_volume_create(struct lgfs_volume_info *out, const char *store, const ch
 		rc = lgfs_error_set(LGFS_EEXISTS, "volume '%s' already exists in %s", name, store);
 		goto out;
 	}
-	rc = lgfs_sys_mkdirs(vols, 0755);
+	rc = lgfs_sys_mkdirs(vols, 0700);
 	if (rc)
 		goto out;
 	if (!mkdtemp(tmp)) {
 		rc = lgfs_error_errno(LGFS_EIO, "creating %s", tmp);
 		goto out;
 	}
-	chmod(tmp, 0755);
+	/* mkdtemp made it 0700: a store holds confidential content. */
 	logdir = path_join(tmp, "log");
 	cpath = path_join(tmp, "checkpoints");
 	tpath = path_join(tmp, "tree");
@@ -1459,7 +1459,7 @@ int lgfs_volume_create(struct lgfs_volume_info *out, const char *store, const ch
 	cp.size = 1;
 	if ((rc = lgfs_merkle_root(tree, 1, cp.root)) || (rc = lgfs_checkpoint_sign(&note, &cp, founder)))
 		goto out;
-	fd = open(cpath, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+	fd = open(cpath, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rc = lgfs_error_errno(LGFS_EIO, "creating %s", cpath);
 		goto out;

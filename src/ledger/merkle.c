@@ -296,7 +296,7 @@ int lgfs_merkle_open(struct lgfs_merkle **out, const char *path)
 	lgfs_merkle_frontier_init(&t->edge);
 	if (!path)
 		goto done;
-	t->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	t->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (t->fd < 0) {
 		rc = lgfs_error_errno(LGFS_EIO, "opening merkle file %s", path);
 		goto done;
