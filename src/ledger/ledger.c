@@ -736,21 +736,12 @@ static int tree_sync(struct lgfs_ledger *l)
 /* The torn tail of the log (an incomplete last frame) is cut only by a
  * writer, only once the log before it verified, and only when no checkpoint
  * covered it: the verification refused the volume already if one did. */
-#ifndef LGFS_LOG_KEEP_TORN /* TEMP until the log store's cut_torn lands */
-#define LGFS_LOG_KEEP_TORN 0
-static int cut_torn_tail(struct lgfs_ledger *l)
-{
-	(void)l;
-	return 0;
-}
-#else
 static int cut_torn_tail(struct lgfs_ledger *l)
 {
 	if (l->log->torn_bytes == 0)
 		return 0;
 	return lgfs_log_cut_torn(l->log);
 }
-#endif
 
 /* The checkpoints file of a writer: its torn last frame (a checkpoint being
  * written when the process died; verification refused anything else) is
