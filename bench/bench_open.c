@@ -1,0 +1,129 @@
+/*
+ * bench_open.c — what verified reading costs on a large volume.
+ *
+ *   bench_open make STORE VOLUME KEYFILE RECORDS
+ *       creates VOLUME (if missing) and adds files of 100 bytes, 1000 per
+ *       directory, through the fs layer until the log holds RECORDS entries
+ *       (one create and one write record per file, one mkdir per directory)
+ *   bench_open open STORE VOLUME [ro]
+ *       opens the volume as the file system does (verified log, index
+ *       trusted or checked or replayed), looks up /d0/f0 and prints the
+ *       seconds it took
+ *
+ * Used by bench/verify_bench.sh; prints figures, asserts nothing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "ledgerfs/error.h"
+#include "ledgerfs/fs.h"
+#include "ledgerfs/key.h"
+#include "ledgerfs/ledger.h"
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int make(const char *store, const char *vol, const char *keyfile, uint64_t records)
+{
+	struct lgfs_key *key = NULL;
+	struct lgfs_volume_info info;
+	struct lgfs_policy pol = { LGFS_DEFAULT_THRESHOLD, LGFS_DEFAULT_RETENTION_S };
+	struct lgfs_fs_ctx ctx = { 0, 0, 022 };
+	struct lgfs_fs *fs = NULL;
+	struct lgfs_stat st;
+	uint64_t entries, durable, dir = 0, n = 0, fh;
+	char name[64], data[100];
+	int rc;
+
+	if (lgfs_key_load(&key, keyfile)) {
+		fprintf(stderr, "bench_open: %s\n", lgfs_error_last());
+		return 1;
+	}
+	rc = lgfs_volume_create(&info, store, vol, key, &pol, 0, 0);
+	if (rc && rc != LGFS_EEXISTS) {
+		fprintf(stderr, "bench_open: %s\n", lgfs_error_last());
+		return 1;
+	}
+	if ((rc = lgfs_fs_open(&fs, store, vol, key, 0))) {
+		fprintf(stderr, "bench_open: open: %s\n", lgfs_error_last());
+		return 1;
+	}
+	memset(data, 'x', sizeof(data));
+	for (;;) {
+		lgfs_fs_log_state(fs, &entries, &durable);
+		if (entries >= records)
+			break;
+		if (n % 1000 == 0) {
+			snprintf(name, sizeof(name), "d%llu", (unsigned long long)(n / 1000));
+			rc = lgfs_fs_mkdir(fs, &ctx, 1, name, 0755, &st);
+			if (rc == -EEXIST)
+				rc = lgfs_fs_lookup(fs, 1, name, &st);
+			if (rc)
+				break;
+			dir = st.ino;
+		}
+		snprintf(name, sizeof(name), "f%llu", (unsigned long long)(n % 1000));
+		n++;
+		rc = lgfs_fs_create(fs, &ctx, dir, name, 0644, 01 /* O_WRONLY */, &st, &fh);
+		if (rc == -EEXIST)
+			continue;
+		if (!rc)
+			rc = lgfs_fs_write(fs, &ctx, fh, 0, data, sizeof(data));
+		if (!rc)
+			rc = lgfs_fs_release(fs, &ctx, fh);
+		if (rc)
+			break;
+	}
+	if (rc)
+		fprintf(stderr, "bench_open: %s: %s\n", strerror(-rc), lgfs_error_last());
+	rc = lgfs_fs_close(fs) || rc;
+	lgfs_key_free(key);
+	return rc ? 1 : 0;
+}
+
+static int open_once(const char *store, const char *vol, int ro, const char *keyfile)
+{
+	struct lgfs_key *key = NULL;
+	struct lgfs_fs *fs = NULL;
+	struct lgfs_stat st;
+	uint64_t ino;
+	double t0 = now(), t1;
+	int rc;
+
+	if (!ro && lgfs_key_load(&key, keyfile)) {
+		fprintf(stderr, "bench_open: %s\n", lgfs_error_last());
+		return 1;
+	}
+	rc = lgfs_fs_open(&fs, store, vol, key, ro ? LGFS_FS_RDONLY : 0);
+	if (!rc)
+		rc = lgfs_fs_resolve(fs, "/d0/f0", &ino);
+	if (!rc)
+		rc = lgfs_fs_getattr(fs, ino, &st);
+	t1 = now();
+	if (rc)
+		fprintf(stderr, "bench_open: %s\n", lgfs_error_last());
+	else
+		printf("%.3f\n", t1 - t0);
+	lgfs_fs_close(fs);
+	lgfs_key_free(key);
+	return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 6 && !strcmp(argv[1], "make"))
+		return make(argv[2], argv[3], argv[4], strtoull(argv[5], NULL, 10));
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "open"))
+		return open_once(argv[2], argv[3], argc == 6 && !strcmp(argv[5], "ro"), argv[4]);
+	fprintf(stderr, "usage: bench_open make STORE VOLUME KEYFILE RECORDS | open STORE VOLUME KEYFILE [ro]\n");
+	return 2;
+}
