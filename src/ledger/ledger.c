@@ -440,9 +440,13 @@ static int sign_checkpoint(struct lgfs_ledger *l, uint64_t size, char **out)
 	memset(&cp, 0, sizeof(cp));
 	snprintf(cp.origin, sizeof(cp.origin), "%s", l->info.origin);
 	cp.size = size;
-	rc = lgfs_merkle_root(l->tree, size, cp.root);
-	if (rc)
-		return rc;
+	/* The root signed is the one computed from the envelopes this ledger
+	 * verified or wrote (the frontier in memory), never one read back
+	 * from the derived tree file. */
+	if (size != l->vl.front.size)
+		return lgfs_error_set(LGFS_ERANGE, "a checkpoint is only signed for the log's durable size");
+	lgfs_merkle_frontier_root(&l->vl.front, cp.root);
+	(void)rc;
 	return lgfs_checkpoint_sign(out, &cp, l->key);
 }
 
@@ -531,11 +535,11 @@ static int commit_batch(struct lgfs_ledger *l, struct batch *b, int (*presync)(v
 	pthread_mutex_lock(&l->tree_mu);
 	rc = lgfs_vlog_reserve(&l->vl, end);
 	for (i = 0; i < b->n && !rc; i++) {
-		uint8_t *leaf = l->vl.leaves[b->first + i];
-
-		lgfs_merkle_leaf_hash(leaf, b->envs[i], LGFS_ENVELOPE_LEN);
-		rc = lgfs_merkle_append(l->tree, leaf);
+		lgfs_merkle_leaf_hash(l->vl.leaves[b->first + i], b->envs[i], LGFS_ENVELOPE_LEN);
+		lgfs_merkle_frontier_append(&l->vl.front, l->vl.leaves[b->first + i]);
 	}
+	for (i = 0; i < b->n && !rc; i++)
+		rc = lgfs_merkle_append(l->tree, l->vl.leaves[b->first + i]);
 	if (!rc)
 		rc = lgfs_merkle_flush(l->tree);
 	if (rc)

@@ -436,6 +436,13 @@ int lgfs_vlog_verify(struct lgfs_vlog *v, struct lgfs_log *log, const char *dir)
 	rc = lgfs_log_size(log, &size);
 	if (rc)
 		goto out;
+	/* Damage the log store found (read-only opens report it rather than
+	 * refuse) comes first: everything after it is its consequence. */
+	if (log->damaged_at != UINT64_MAX) {
+		rc = lgfs_error_set(LGFS_ECORRUPT, "volume '%s', log entry %llu: %s; run 'ledgerfs audit %s' for details", name,
+				    (unsigned long long)log->damaged_at, log->damage, name);
+		goto out;
+	}
 	if (size == 0) {
 		rc = lgfs_error_set(LGFS_ECORRUPT, "volume '%s' has an empty log (no genesis record); run 'ledgerfs audit %s'",
 				    name, name);
@@ -478,12 +485,8 @@ int lgfs_vlog_verify(struct lgfs_vlog *v, struct lgfs_log *log, const char *dir)
 			goto out;
 		}
 	}
-	if (log->damaged_at != UINT64_MAX) {
-		rc = lgfs_error_set(LGFS_ECORRUPT, "volume '%s', log entry %llu: %s; run 'ledgerfs audit %s' for details", name,
-				    (unsigned long long)log->damaged_at, log->damage, name);
-		goto out;
-	}
 	v->size = size;
+	v->front = s.f;
 	lgfs_merkle_frontier_root(&s.f, v->root);
 out:
 	lgfs_key_free(s.founder);

@@ -26,6 +26,7 @@
 
 #include "ledgerfs/ledger.h"
 #include "ledgerfs/log.h"
+#include "ledgerfs/merkle.h"
 
 struct lgfs_vlog {
 	struct lgfs_volume_info info; /* from the verified genesis record */
@@ -35,6 +36,7 @@ struct lgfs_vlog {
 	uint8_t (*leaves)[32];        /* leaf hash of every entry, owned */
 	size_t leaves_cap;            /* room in leaves */
 	uint8_t root[32];             /* Merkle root of all entries */
+	struct lgfs_merkle_frontier front; /* right edge of the verified tree: the writer signs its roots */
 	char *cp_note;                /* newest stored checkpoint that verified, owned; NULL if none */
 	uint64_t cp_size;             /* its size (0 if none) */
 	off_t cp_valid_end;           /* checkpoints file: end of its last complete frame */
