@@ -21,6 +21,7 @@
 #include "ledgerfs/trust.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,6 @@ struct scan {
 	struct anchor *anchors; /* sorted by size */
 	size_t nanchors, next_anchor;
 	uint64_t sig_from;    /* entries from here on need their signature checked */
-	uint64_t next;        /* index expected next */
 };
 
 void lgfs_vlog_free(struct lgfs_vlog *v)
@@ -348,26 +348,49 @@ static int check_anchors(struct scan *s)
 	return 0;
 }
 
+/* One range of the log, checked by one thread. Its first entry's links to
+ * the entry before it (chain and time) are checked after every part is
+ * done, against the previous part's last entry. */
+struct part {
+	struct scan *s;
+	struct lgfs_log *log;
+	uint64_t from, to;     /* entries [from, to) */
+	uint64_t next;         /* index expected next */
+	int linked;            /* prev/last_time hold the entry before `next` */
+	uint8_t prev[32];      /* envelope hash of the last entry checked */
+	int64_t last_time;
+	uint8_t first_prev[32];/* the first entry's prev and time, checked after the join */
+	int64_t first_time;
+	uint64_t signatures;
+	int rc;
+	char msg[1024];        /* the failure's message (error messages are per thread) */
+};
+
 static int entry_cb(void *arg, const struct lgfs_log_entry *e)
 {
-	struct scan *s = arg;
+	struct part *p = arg;
+	struct scan *s = p->s;
 	struct lgfs_vlog *v = s->v;
 	uint64_t i = e->index;
 	struct lgfs_envelope env;
 	struct lgfs_record r;
 	uint8_t com[32];
-	int rc;
 
-	if (i != s->next)
-		return bad(s, s->next, "the log store delivered another entry", NULL);
+	if (i != p->next)
+		return bad(s, p->next, "the log store delivered another entry", NULL);
 	if (e->envelope_len != LGFS_ENVELOPE_LEN || lgfs_envelope_decode(&env, e->envelope, e->envelope_len))
 		return bad(s, i, "the envelope is malformed", NULL);
 	if (env.index != i)
 		return bad(s, i, "the envelope names another index (entries moved)", NULL);
-	if (memcmp(env.prev, v->prev, 32))
+	if (!p->linked) {
+		memcpy(p->first_prev, env.prev, 32);
+		p->first_time = env.time_ns;
+		p->linked = 1;
+	} else if (memcmp(env.prev, p->prev, 32)) {
 		return bad(s, i, "the previous-envelope hash does not match the entry before it (an entry was removed, moved or altered)", NULL);
-	if (env.time_ns < v->last_time)
+	} else if (env.time_ns < p->last_time) {
 		return bad(s, i, "time runs backwards", NULL);
+	}
 	if (e->record_len == 0)
 		return bad(s, i, "the record is withheld (only its envelope is stored), and no record authorises that", NULL);
 	lgfs_record_commitment(com, e->record, e->record_len);
@@ -398,16 +421,94 @@ static int entry_cb(void *arg, const struct lgfs_log_entry *e)
 		memcpy(msg + mlen - LGFS_ENVELOPE_SIGNED_LEN, e->envelope, LGFS_ENVELOPE_SIGNED_LEN);
 		if (lgfs_key_verify(s->founder, e->envelope + LGFS_ENVELOPE_SIGNED_LEN, msg, mlen))
 			return bad(s, i, "the envelope's signature does not verify", NULL);
-		v->signatures++;
+		p->signatures++;
 	}
-	if ((rc = lgfs_vlog_reserve(v, i)))
-		return rc;
+	/* leaves has room for the whole log: each part writes its own range */
 	lgfs_merkle_leaf_hash(v->leaves[i], e->envelope, e->envelope_len);
-	lgfs_merkle_frontier_append(&s->f, v->leaves[i]);
-	lgfs_envelope_hash(v->prev, e->envelope);
-	v->last_time = env.time_ns;
-	s->next++;
-	return check_anchors(s);
+	lgfs_envelope_hash(p->prev, e->envelope);
+	p->last_time = env.time_ns;
+	p->next++;
+	return 0;
+}
+
+static void *part_main(void *arg)
+{
+	struct part *p = arg;
+	uint64_t from;
+	int rc = 0;
+
+	for (from = p->from; from < p->to && !rc; from += READ_CHUNK) {
+		uint64_t n = p->to - from < READ_CHUNK ? p->to - from : READ_CHUNK;
+
+		rc = lgfs_log_read(p->log, from, n, entry_cb, p);
+	}
+	if (rc) {
+		if (rc != LGFS_ECORRUPT && rc != LGFS_ENOMEM && rc != LGFS_EIO)
+			rc = lgfs_error_wrap(LGFS_ECORRUPT, "volume '%s', log entry %llu", p->s->name,
+					     (unsigned long long)p->next);
+		else if (rc == LGFS_ECORRUPT && !strstr(lgfs_error_last(), "ledgerfs audit"))
+			lgfs_error_wrap(rc, "volume '%s' (run 'ledgerfs audit %s' for details)", p->s->name, p->s->name);
+		snprintf(p->msg, sizeof(p->msg), "%s", lgfs_error_last());
+	}
+	p->rc = rc;
+	return NULL;
+}
+
+#define MAX_PARTS 8
+#define PART_MIN 65536 /* entries: smaller logs are checked in one thread */
+
+/* Check every entry, on all cores: each part a range; then the links
+ * between the parts, then the Merkle frontier and the anchors in order. */
+static int check_entries(struct scan *s, struct lgfs_log *log, uint64_t size)
+{
+	struct part parts[MAX_PARTS];
+	pthread_t tid[MAX_PARTS];
+	int started[MAX_PARTS] = { 0 };
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t np = ncpu > 1 ? (size_t)ncpu : 1, k;
+	uint64_t i;
+	int rc = 0;
+
+	if (np > MAX_PARTS)
+		np = MAX_PARTS;
+	if (np > size / PART_MIN)
+		np = size / PART_MIN ? size / PART_MIN : 1;
+	for (k = 0; k < np; k++) {
+		memset(&parts[k], 0, sizeof(parts[k]));
+		parts[k].s = s;
+		parts[k].log = log;
+		parts[k].from = size * k / np;
+		parts[k].to = size * (k + 1) / np;
+		parts[k].next = parts[k].from;
+		parts[k].linked = k == 0; /* entry 0 links to zeros and time 0 */
+	}
+	for (k = 1; k < np; k++)
+		started[k] = pthread_create(&tid[k], NULL, part_main, &parts[k]) == 0;
+	part_main(&parts[0]);
+	for (k = 1; k < np; k++) {
+		if (started[k])
+			pthread_join(tid[k], NULL);
+		else
+			part_main(&parts[k]);
+	}
+	/* The earliest failure is the one reported: later ones may be its
+	 * consequence. */
+	for (k = 0; k < np; k++) {
+		if (parts[k].rc)
+			return lgfs_error_set(parts[k].rc, "%s", parts[k].msg);
+		s->v->signatures += parts[k].signatures;
+		if (k > 0 && memcmp(parts[k].first_prev, parts[k - 1].prev, 32))
+			return bad(s, parts[k].from, "the previous-envelope hash does not match the entry before it (an entry was removed, moved or altered)", NULL);
+		if (k > 0 && parts[k].first_time < parts[k - 1].last_time)
+			return bad(s, parts[k].from, "time runs backwards", NULL);
+	}
+	memcpy(s->v->prev, parts[np - 1].prev, 32);
+	s->v->last_time = parts[np - 1].last_time;
+	for (i = 0; i < size && !rc; i++) {
+		lgfs_merkle_frontier_append(&s->f, s->v->leaves[i]);
+		rc = check_anchors(s);
+	}
+	return rc;
 }
 
 static int genesis_first(struct scan *s, struct lgfs_log *log)
@@ -423,7 +524,7 @@ int lgfs_vlog_verify(struct lgfs_vlog *v, struct lgfs_log *log, const char *dir)
 {
 	struct scan s;
 	char name[LGFS_VOLUME_NAME_MAX + 2];
-	uint64_t size = 0, from;
+	uint64_t size = 0;
 	uint8_t empty[32];
 	int rc;
 
@@ -472,19 +573,8 @@ int lgfs_vlog_verify(struct lgfs_vlog *v, struct lgfs_log *log, const char *dir)
 	s.sig_from = v->cp_size;
 	if ((rc = lgfs_vlog_reserve(v, size)))
 		goto out;
-	for (from = 0; from < size; from += READ_CHUNK) {
-		uint64_t n = size - from < READ_CHUNK ? size - from : READ_CHUNK;
-
-		rc = lgfs_log_read(log, from, n, entry_cb, &s);
-		if (rc) {
-			if (rc != LGFS_ECORRUPT && rc != LGFS_ENOMEM && rc != LGFS_EIO)
-				rc = lgfs_error_wrap(LGFS_ECORRUPT, "volume '%s', log entry %llu", name,
-						     (unsigned long long)s.next);
-			else if (rc == LGFS_ECORRUPT && !strstr(lgfs_error_last(), "ledgerfs audit"))
-				lgfs_error_wrap(rc, "volume '%s' (run 'ledgerfs audit %s' for details)", name, name);
-			goto out;
-		}
-	}
+	if ((rc = check_entries(&s, log, size)))
+		goto out;
 	v->size = size;
 	v->front = s.f;
 	lgfs_merkle_frontier_root(&s.f, v->root);
