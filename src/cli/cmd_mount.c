@@ -60,17 +60,26 @@ static int parse_mount_opts(const char *arg, struct lgfs_fuse_opts *o)
 	return rc;
 }
 
+/* A user's path made safe to print (escape.h) into buf; returns buf. */
+static const char *shown(const char *path, char *buf, size_t cap)
+{
+	lgfs_escape(buf, cap, path, strlen(path));
+	return buf;
+}
+
 /* Open the volume; a clear message (returned in msg) when it cannot be. */
 static int open_volume(struct lgfs_fs **out, const char *store, const char *volume, const struct lgfs_key *key,
 		       int rdonly, char *msg, size_t cap)
 {
 	int rc = lgfs_fs_open(out, store, volume, key, rdonly ? LGFS_FS_RDONLY : 0);
+	char esc[512];
 
 	if (rc == -EBUSY)
 		snprintf(msg, cap, "volume '%s' is already mounted (or open for writing by another process): %s",
 			 volume, lgfs_error_last());
 	else if (rc == -ENOENT)
-		snprintf(msg, cap, "no volume '%s' in %s: %s", volume, store, lgfs_error_last());
+		snprintf(msg, cap, "no volume '%s' in %s: %s", volume, shown(store, esc, sizeof(esc)),
+			 lgfs_error_last());
 	else if (rc == -EACCES)
 		snprintf(msg, cap, "volume '%s': your key may not write to it: %s", volume, lgfs_error_last());
 	else if (rc)
@@ -365,7 +374,7 @@ int cmd_mount(int argc, char **argv)
 	struct lgfs_fuse_opts o;
 	struct lgfs_key *k = NULL;
 	struct lgfs_fs *fs = NULL;
-	char *store = NULL, *abs, *voldir = NULL, *logpath = NULL, msg[1024];
+	char *store = NULL, *abs, *voldir = NULL, *logpath = NULL, msg[1024], esc[512];
 	struct stat sb;
 	int c, rc = 1;
 
@@ -390,12 +399,12 @@ int cmd_mount(int argc, char **argv)
 	volume = argv[optind];
 	dir = argv[optind + 1];
 	if (!lgfs_volume_name_valid(volume))
-		return cli_usage("mount", "invalid volume name '%s'", volume);
+		return cli_usage("mount", "invalid volume name '%s'", shown(volume, esc, sizeof(esc)));
 	if (stat(dir, &sb) != 0)
-		return cli_fail("mount point %s: %s", dir,
+		return cli_fail("mount point %s: %s", shown(dir, esc, sizeof(esc)),
 				errno == ENOENT ? "does not exist" : strerror(errno));
 	if (!S_ISDIR(sb.st_mode))
-		return cli_fail("mount point %s is not a directory", dir);
+		return cli_fail("mount point %s is not a directory", shown(dir, esc, sizeof(esc)));
 
 	store = cli_store(storeopt);
 	if (!store)
@@ -404,8 +413,10 @@ int cmd_mount(int argc, char **argv)
 	 * and the fs layer opens files of the store for as long as it runs. */
 	abs = realpath(store, NULL);
 	if (!abs) {
-		rc = errno == ENOENT ? cli_fail("no store at %s (create a volume with 'ledgerfs init')", store)
-				     : cli_fail("store %s: %s", store, strerror(errno));
+		rc = errno == ENOENT
+			     ? cli_fail("no store at %s (create a volume with 'ledgerfs init')",
+					shown(store, esc, sizeof(esc)))
+			     : cli_fail("store %s: %s", shown(store, esc, sizeof(esc)), strerror(errno));
 		goto out;
 	}
 	free(store);
@@ -415,7 +426,7 @@ int cmd_mount(int argc, char **argv)
 		goto out;
 	}
 	if (stat(voldir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-		rc = cli_fail("no volume '%s' in %s (see 'ledgerfs volumes')", volume, store);
+		rc = cli_fail("no volume '%s' in %s (see 'ledgerfs volumes')", volume, shown(store, esc, sizeof(esc)));
 		goto out;
 	}
 	if (!o.rdonly) {
