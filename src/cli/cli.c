@@ -4,22 +4,38 @@
 #include "cli.h"
 
 #include "ledgerfs/error.h"
+#include "ledgerfs/escape.h"
 #include "ledgerfs/ledger.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Print one message line to stderr with every name in it escaped: messages
+ * carry names from users and from the store (a file name with ESC or a
+ * newline must not reach the terminal raw). */
+static void put_escaped(const char *prefix, const char *fmt, va_list ap)
+{
+	char *msg = NULL, *esc = NULL;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	if (msg)
+		esc = lgfs_escape_dup(msg, strlen(msg));
+	fprintf(stderr, "%s%s\n", prefix, esc ? esc : "(out of memory formatting the message)");
+	free(esc);
+	free(msg);
+}
 
 int cli_fail(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("ledgerfs: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	put_escaped("ledgerfs: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return 1;
 }
 
@@ -34,9 +50,9 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 
 	fprintf(stderr, "ledgerfs %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	put_escaped("", fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nsee 'ledgerfs %s --help'\n", cmd);
+	fprintf(stderr, "see 'ledgerfs %s --help'\n", cmd);
 	return EXIT_USAGE;
 }
 

@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include "ledgerfs/error.h"
+#include "ledgerfs/escape.h"
 #include "ledgerfs/fs.h"
 #include "ledgerfs/hash.h"
 
@@ -99,8 +100,13 @@ int cmd_put(int argc, char **argv)
 		rc = fs_fail("making the change durable", rc);
 		goto out;
 	}
-	fprintf(stderr, "ledgerfs: stored %s (%llu bytes, inode %llu)\n", argv[optind + 1],
-		(unsigned long long)st.size, (unsigned long long)st.ino);
+	{
+		char *esc = lgfs_escape_dup(argv[optind + 1], strlen(argv[optind + 1]));
+
+		fprintf(stderr, "ledgerfs: stored %s (%llu bytes, inode %llu)\n", esc ? esc : "?",
+			(unsigned long long)st.size, (unsigned long long)st.ino);
+		free(esc);
+	}
 out:
 	lgfs_key_free(k);
 	free(store);
