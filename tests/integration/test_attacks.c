@@ -194,7 +194,7 @@ static void check_writer(struct av *a, const struct want *w)
 	av_tree_keep(&l0, ".seg ");
 	av_tree_keep(&l1, ".seg ");
 	if (w->nothing_cut)
-		av_tree_diff(a, &l0, &l1, "a refused writer");
+		av_tree_diff(a, &l0, &l1, "a writer (log segments)");
 	av_tree_free(&l0);
 	av_tree_free(&l1);
 	free(cp0);
@@ -281,6 +281,22 @@ static void check_trusted(struct av *a, const char *saved, const struct want *w)
 	aj = av_sh(a, "%s audit --json --trusted %s --key '%s' %s", av_bin(), saved, a->vkey, vol);
 	setenv("LEDGERFS_STATE_DIR", a->state, 1);
 	check_audit(a, "audit --trusted", NULL, &aj, w);
+	av_out_free(&aj);
+}
+
+/* (a) for a user who never audited the volume (an empty state of its own):
+ * what the log's own bytes show, without any pinned checkpoint. */
+static void check_new_user_audit(struct av *a, const struct want *w)
+{
+	char fresh[160];
+	struct av_out aj;
+
+	snprintf(fresh, sizeof(fresh), "%s/state-new-user", a->dir);
+	av_rc(a, "rm -rf %s && mkdir -m 700 %s", fresh, fresh);
+	setenv("LEDGERFS_STATE_DIR", fresh, 1);
+	aj = av_sh(a, "%s audit --json %s", av_bin(), vol);
+	setenv("LEDGERFS_STATE_DIR", a->state, 1);
+	check_audit(a, "audit by a new user", NULL, &aj, w);
 	av_out_free(&aj);
 }
 
@@ -632,8 +648,11 @@ static void test_c07_rollback(void **state)
 		unsigned long long n;
 		const char *path, *good, *bad;
 	} cuts[] = {
-		{ 1, "/docs/a.txt", A2, NULL },
-		{ 4, "/docs/a.txt", A2, A1 },
+		{ 1, "/docs/a.txt", A2, NULL }, /* only the genesis left */
+		{ 2, "/docs/a.txt", A2, NULL },
+		{ 3, "/docs/a.txt", A2, NULL }, /* a.txt empty */
+		{ 4, "/docs/a.txt", A2, A1 },   /* a.txt back to A1 */
+		{ 5, "/docs/b.txt", BB, NULL }, /* b.txt empty */
 		{ 6, "/docs/b.txt", BB, NULL },
 	};
 	struct av *a = *state;
@@ -702,12 +721,9 @@ static void test_c09_swapped_other_name(void **state)
 	check_trusted(a, saved, &w);
 	check_all(a, &w);
 	/* the genesis names "w": even a user who never saw "v" is told */
+	check_new_user_audit(a, &w);
 	snprintf(fresh, sizeof(fresh), "%s/state-new-user", a->dir);
-	av_rc(a, "mkdir -m 700 %s", fresh);
 	setenv("LEDGERFS_STATE_DIR", fresh, 1);
-	aj = av_sh(a, "%s audit --json %s", av_bin(), vol);
-	check_audit(a, "audit by a new user", NULL, &aj, &w);
-	av_out_free(&aj);
 	aj = av_sh(a, "%s get %s /docs/a.txt", av_bin(), vol);
 	check_bytes(a, "(b) get by a new user", aj.rc, aj.data, aj.len, &w);
 	av_out_free(&aj);
@@ -845,6 +861,34 @@ static void test_c12_junk_at_range_boundary(void **state)
 	av_done(a);
 }
 
+/* 12b. Junk at the start of a segment that is not the last (three
+ * segments of large notes), its sidecar pointing past it. */
+static void test_c12_junk_at_segment_start(void **state)
+{
+	struct av *a = *state;
+	struct want w = { "/docs/a.txt", A1, NULL, 0, -1, 0, 0, NULL, NULL, 1, 1 };
+	struct av_out o;
+	char *p;
+
+	assert_int_equal(av_setup(a), 0);
+	assert_int_equal(av_put(a, "/docs/a.txt", A1), 0);
+	/* 200 KiB notes: a segment (64 MiB) holds ~330 */
+	forge(a, "notes %s %s %s 700 204800", a->store, vol, a->key);
+	assert_int_equal(av_put(a, "/docs/z.txt", A2), 0);
+	o = av_sh(a, "%s frames %s | awk '{print $3}' | uniq", av_forge(), a->vdir);
+	assert_int_equal(o.rc, 0);
+	p = strchr(o.data, '\n');
+	if (!p || strtoull(p + 1, NULL, 10) == 0 || !strchr(p + 1, '\n') || !strchr(strchr(p + 1, '\n') + 1, '\n'))
+		fail_msg("expected three segments, first entries: %s", o.data);
+	w.index = (long long)strtoull(p + 1, NULL, 10); /* the middle segment's first entry */
+	av_out_free(&o);
+	forge(a, "junk %s %lld 512", a->vdir, w.index);
+	if (av_rc(a, "%s log --from %lld --limit 3 %s", av_bin(), w.index, vol) == 0)
+		av_fail(a, "(12) 'log --from %lld' read over the junk without an error", w.index);
+	check_all(a, &w);
+	av_done(a);
+}
+
 /* 13. The report's headline names the damaged entry (write 4, or the first
  * of two swapped), not the record that created its inode. */
 static void test_c13_headline_names_entry(void **state)
@@ -872,6 +916,7 @@ static void test_c13_headline_names_entry(void **state)
 		restore(a);
 		forge(a, cases[i].forge, a->vdir);
 		check_all(a, &w);
+		check_new_user_audit(a, &w);
 		if (a->nerrs != before)
 			av_fail(a, "^ case '%s'", cases[i].forge);
 	}
@@ -901,6 +946,7 @@ int main(void)
 		T(test_c10_covered_last_frame_cut),
 		T(test_c11_pack_tail_and_chunk_index),
 		T(test_c12_junk_at_range_boundary),
+		T(test_c12_junk_at_segment_start),
 		T(test_c13_headline_names_entry),
 	};
 

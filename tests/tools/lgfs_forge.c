@@ -965,18 +965,22 @@ static int cmd_notes(const char *store, const char *vol, const char *keyfile, ui
 	char *text = malloc(len + 1);
 	struct lgfs_record *r, **rp;
 	uint64_t done = 0;
+	size_t per;
 
 	memset(text, 'n', len);
 	text[len] = '\0';
 	if (lgfs_key_load(&key, keyfile) || lgfs_ledger_open(&l, store, vol, key, 0))
 		die("open: %s", lgfs_error_last());
-	/* large batches: one group commit (and one checkpoint) per 8192 */
-	r = calloc(8192, sizeof(*r));
-	rp = calloc(8192, sizeof(*rp));
+	/* large batches: one group commit (and one checkpoint) per 8192
+	 * records or 16 MiB */
+	per = (16u << 20) / (len + 1);
+	per = per < 1 ? 1 : per > 8192 ? 8192 : per;
+	r = calloc(per, sizeof(*r));
+	rp = calloc(per, sizeof(*rp));
 	if (!r || !rp)
 		die("out of memory");
 	while (done < count) {
-		size_t n = count - done < 8192 ? (size_t)(count - done) : 8192, i;
+		size_t n = count - done < per ? (size_t)(count - done) : per, i;
 
 		for (i = 0; i < n; i++) {
 			lgfs_record_init(&r[i], LGFS_OP_NOTE);
