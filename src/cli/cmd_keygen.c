@@ -20,7 +20,9 @@ static void default_name(char *out, size_t cap)
 		user = "ledgerfs";
 	gethostname(host, sizeof(host) - 1);
 	host[sizeof(host) - 1] = '\0';
-	snprintf(out, cap, "%s@%s", user, host);
+	/* cut at cap: a default name longer than a key name may be is cut, not refused */
+	if (snprintf(out, cap, "%.64s@%.64s", user, host) < 0)
+		out[0] = '\0';
 	for (i = 0; out[i]; i++)
 		if (out[i] <= 0x20 || out[i] >= 0x7f || out[i] == '+')
 			out[i] = '_';

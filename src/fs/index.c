@@ -562,7 +562,7 @@ int lgfs_index_diff(struct lgfs_index *a, MDB_txn *ta, struct lgfs_index *b, MDB
 	for (i = 0; i < 5 && rc == 0; i++) {
 		MDB_cursor *ca = NULL, *cb = NULL;
 		MDB_val ka, va, kb, vb;
-		int ra, rb, c;
+		int ra, rb = 0, c;
 
 		if ((ra = mdb_cursor_open(ta, da[i], &ca)) || (rb = mdb_cursor_open(tb, db[i], &cb))) {
 			if (ca)

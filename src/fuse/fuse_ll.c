@@ -53,6 +53,8 @@ struct ll {
 	FILE *log;            /* daemon log (never NULL) */
 	int debug;            /* log every error reply, not only the unusual ones */
 	const char *volume;   /* for log lines */
+	pthread_mutex_t files_mu;  /* guards the list of open files */
+	struct ll_file *files;     /* open files the kernel has not released yet */
 };
 
 /* What fi->fh points to for an open file. */
@@ -61,7 +63,32 @@ struct ll_file {
 	struct lgfs_fs_ctx opener; /* acts at release: the kernel sends RELEASE without
 				    * the caller's credentials (uid 0), and release may
 				    * still commit a version (writes through mmap) */
+	struct ll_file *prev, *next; /* in ll->files: a session that ends (a signal)
+				    * with files still open releases them itself */
 };
+
+static void files_add(struct ll *ll, struct ll_file *f)
+{
+	pthread_mutex_lock(&ll->files_mu);
+	f->prev = NULL;
+	f->next = ll->files;
+	if (ll->files)
+		ll->files->prev = f;
+	ll->files = f;
+	pthread_mutex_unlock(&ll->files_mu);
+}
+
+static void files_del(struct ll *ll, struct ll_file *f)
+{
+	pthread_mutex_lock(&ll->files_mu);
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		ll->files = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	pthread_mutex_unlock(&ll->files_mu);
+}
 
 static uint64_t file_fh(const struct fuse_file_info *fi)
 {
@@ -347,9 +374,21 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn)
 static void ll_destroy(void *userdata)
 {
 	struct ll *ll = userdata;
+	struct ll_file *f;
 	int rc;
 
 	lgfs_error_clear();
+	/* The session ended (a signal, an unmount) with files the kernel
+	 * never released: release them as their openers, which commits what
+	 * they wrote, as a close would. */
+	while ((f = ll->files)) {
+		files_del(ll, f);
+		rc = lgfs_fs_release(ll->fs, &f->opener, f->fh);
+		if (rc)
+			lgfs_fuse_logf(ll->log, "destroy: releasing an open file of volume %s: %s: %s", ll->volume,
+				       strerror(to_errno(rc)), lgfs_error_last());
+		free(f);
+	}
 	rc = lgfs_fs_sync(ll->fs);
 	if (rc)
 		lgfs_fuse_logf(ll->log, "destroy: syncing volume %s: %s: %s", ll->volume, strerror(to_errno(rc)),
@@ -581,8 +620,10 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->fh = (uint64_t)(uintptr_t)f;
 	set_open_flags(fi);
+	files_add(ll, f);
 	/* The request was interrupted: the kernel will never release it. */
 	if (fuse_reply_open(req, fi) != 0) {
+		files_del(ll, f);
 		lgfs_fs_release(ll->fs, &f->opener, f->fh);
 		free(f);
 	}
@@ -610,7 +651,9 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	to_entry(&e, &st);
 	fi->fh = (uint64_t)(uintptr_t)f;
 	set_open_flags(fi);
+	files_add(ll, f);
 	if (fuse_reply_create(req, &e, fi) != 0) {
+		files_del(ll, f);
 		lgfs_fs_release(ll->fs, &f->opener, f->fh);
 		free(f);
 	}
@@ -707,8 +750,10 @@ static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct ll *ll = begin(req);
 	struct ll_file *f = (struct ll_file *)(uintptr_t)fi->fh;
-	int rc = lgfs_fs_release(ll->fs, &f->opener, f->fh);
+	int rc;
 
+	files_del(ll, f);
+	rc = lgfs_fs_release(ll->fs, &f->opener, f->fh);
 	free(f);
 	reply_io_err(req, rc, "release", ino);
 }
@@ -1079,6 +1124,7 @@ int lgfs_fuse_run(struct lgfs_fs *fs, const char *mountpoint, const struct lgfs_
 	ll.log = o->log ? o->log : stderr;
 	ll.debug = o->debug;
 	ll.volume = o->volume ? o->volume : "(unnamed)";
+	pthread_mutex_init(&ll.files_mu, NULL);
 
 	pthread_mutex_lock(&g_last_mu);
 	g_last[0] = '\0';
@@ -1145,5 +1191,6 @@ out:
 	free(absmp);
 	fuse_set_log_func(NULL);
 	g_log = NULL;
+	pthread_mutex_destroy(&ll.files_mu);
 	return rc;
 }
