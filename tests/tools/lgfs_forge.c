@@ -180,6 +180,17 @@ static void log_load(struct logv *lv, const char *voldir)
 	}
 }
 
+static void log_free(struct logv *lv)
+{
+	size_t i;
+
+	for (i = 0; i < lv->n; i++)
+		free(lv->f[i].p);
+	free(lv->f);
+	lv->f = NULL;
+	lv->n = 0;
+}
+
 static uint8_t *env_of(const struct frame *f) { return f->p + HDR; }
 static size_t rlen_of(const struct frame *f) { return lgfs_be32_get(f->p + 16); }
 static uint8_t *rec_of(const struct frame *f) { return f->p + HDR + lgfs_be32_get(f->p + 12); }
@@ -447,6 +458,7 @@ static int cmd_frames(const char *voldir)
 		printf("%zu %u %llu %zu %zu\n", i, op, (unsigned long long)lv.segfirst[f->seg], off, rlen_of(f));
 		off += f->len;
 	}
+	log_free(&lv);
 	return 0;
 }
 
@@ -560,6 +572,7 @@ static int cmd_record_content(const char *voldir, uint64_t dst, uint64_t src)
 	}
 	fix_check(&lv.f[dst]);
 	log_store(&lv, 0);
+	log_free(&lv);
 	return 0;
 }
 
@@ -574,6 +587,7 @@ static int cmd_xor(const char *voldir, uint64_t i, size_t off, int envelope)
 	(envelope ? env_of(&lv.f[i]) : rec_of(&lv.f[i]))[off] ^= 0x01;
 	fix_check(&lv.f[i]);
 	log_store(&lv, 0);
+	log_free(&lv);
 	return 0;
 }
 
@@ -592,6 +606,7 @@ static int cmd_time_edit(const char *voldir, uint64_t i, int64_t delta)
 	}
 	fix_check(&lv.f[i]);
 	log_store(&lv, 0);
+	log_free(&lv);
 	return 0;
 }
 
@@ -612,6 +627,7 @@ static int cmd_swap(const char *voldir, uint64_t a, uint64_t b)
 	lv.f[a].seg = sa;
 	lv.f[b].seg = sb;
 	log_store(&lv, 1);
+	log_free(&lv);
 	return 0;
 }
 
@@ -625,6 +641,7 @@ static int cmd_remove(const char *voldir, uint64_t k)
 	memmove(lv.f + k, lv.f + k + 1, (lv.n - k - 1) * sizeof(*lv.f));
 	lv.n--;
 	log_store(&lv, 1);
+	log_free(&lv);
 	return 0;
 }
 
@@ -642,6 +659,7 @@ static int cmd_withhold(const char *voldir, uint64_t k)
 	f->len = HDR + e + CHECK;
 	fix_check(f);
 	log_store(&lv, 0);
+	log_free(&lv);
 	return 0;
 }
 
@@ -746,6 +764,11 @@ static int cmd_forge_write(const char *voldir, uint64_t ino, const char *file)
 	fix_check(nf);
 	log_store(&lv, 0);
 	printf("%llu\n", (unsigned long long)idx);
+	log_free(&lv);
+	lgfs_buf_free(&pack);
+	lgfs_buf_free(&man);
+	lgfs_buf_free(&rec);
+	free(content);
 	return 0;
 }
 
@@ -767,6 +790,7 @@ static int cmd_tree_poison(const char *voldir, uint64_t from)
 	randbytes(t + start, len - start);
 	spit(path, t, len);
 	printf("%zu\n", (len - start) / 32);
+	free(t);
 	return 0;
 }
 
@@ -782,6 +806,8 @@ static int cmd_cut(const char *voldir, uint64_t n)
 	log_load(&lv, voldir);
 	if (n < 1 || n > lv.n)
 		die("cannot cut to %llu", (unsigned long long)n);
+	for (i = n; i < lv.n; i++)
+		free(lv.f[i].p);
 	lv.n = n;
 	log_store(&lv, 0);
 	snprintf(path, sizeof(path), "%s/checkpoints", voldir);
@@ -799,6 +825,10 @@ static int cmd_cut(const char *voldir, uint64_t n)
 	snprintf(path, sizeof(path), "rm -rf '%s/index'", voldir);
 	if (system(path))
 		die("removing the index");
+	log_free(&lv);
+	lgfs_buf_free(&keep);
+	free(cp);
+	free(tree);
 	return 0;
 }
 
@@ -816,6 +846,7 @@ static int cmd_cp_drop_last(const char *voldir)
 		die("fewer than two checkpoints");
 	spit(path, cp, cps[n - 1].off);
 	printf("%llu\n", (unsigned long long)cps[n - 2].size);
+	free(cp);
 	return 0;
 }
 
@@ -834,6 +865,7 @@ static int cmd_cp_damage_len(const char *voldir)
 	/* the second frame's leading length now runs past the end of the file */
 	lgfs_be32_put(cp + cps[1].off, (uint32_t)(len * 4));
 	spit(path, cp, len);
+	free(cp);
 	return 0;
 }
 
@@ -846,6 +878,7 @@ static int cmd_cut_half(const char *voldir)
 	f = &lv.f[lv.n - 1];
 	f->len /= 2;
 	log_store(&lv, 0);
+	log_free(&lv);
 	return 0;
 }
 
@@ -881,6 +914,10 @@ static int cmd_junk(const char *voldir, uint64_t k, size_t nbytes)
 	snprintf(path, sizeof(path), "%s/%020llu.idx", lv.dir, (unsigned long long)lv.segfirst[s]);
 	spit(path, idx.data, idx.len);
 	printf("%zu\n", s);
+	log_free(&lv);
+	lgfs_buf_free(&seg);
+	lgfs_buf_free(&idx);
+	free(junk);
 	return 0;
 }
 
@@ -910,6 +947,7 @@ static int cmd_pack_damage_tail(const char *voldir)
 		lgfs_hex(hex, p + last + 16, 32);
 		printf("%s\n", hex);
 	}
+	free(p);
 	return 0;
 }
 
@@ -923,6 +961,7 @@ static int cmd_root(const char *voldir, uint64_t n)
 	log_root(&lv, n, r);
 	lgfs_hex(hex, r, 32);
 	printf("%s\n", hex);
+	log_free(&lv);
 	return 0;
 }
 
@@ -955,6 +994,8 @@ static int cmd_check_cps(const char *voldir)
 		}
 	}
 	printf("%zu checkpoints, newest size %llu\n", n, n ? (unsigned long long)cps[n - 1].size : 0ULL);
+	log_free(&lv);
+	free(cp);
 	return bad;
 }
 
