@@ -334,6 +334,7 @@ static void expect_clean(struct av *a, const char *what)
 static void test_clean_volume(void **state)
 {
 	struct av *a = *state;
+	char saved[160], fresh[160];
 	struct av_out o;
 
 	base(a);
@@ -347,11 +348,33 @@ static void test_clean_volume(void **state)
 		av_out_free(&o);
 		av_umount(a);
 	}
+	/* the writers work, and the log grows consistently with what a user
+	 * pinned and an auditor saved */
+	snprintf(saved, sizeof(saved), "%s/saved.checkpoint", a->dir);
+	if (av_rc(a, "%s checkpoint %s > %s", av_bin(), vol, saved) != 0)
+		av_fail(a, "clean volume: 'checkpoint' failed");
 	if (av_rc(a, "%s checkpoint --new %s", av_bin(), vol) != 0)
 		av_fail(a, "clean volume: 'checkpoint --new' failed");
+	if (av_put(a, "/docs/c.txt", "c\n") != 0)
+		av_fail(a, "clean volume: 'put' failed");
+	if (av_mount(a, "") != 0) {
+		av_fail(a, "clean volume: writable mount refused");
+	} else {
+		if (av_rc(a, "echo d > %s/docs/d.txt", a->mp) != 0)
+			av_fail(a, "clean volume: writing through the mount failed");
+		av_umount(a);
+	}
 	if (av_rc(a, "%s check-cps %s", av_forge(), a->vdir) != 0)
 		av_fail(a, "clean volume: a stored checkpoint's root is not the log's");
-	expect_clean(a, "clean volume after checkpoint --new");
+	expect_clean(a, "clean volume after checkpoint --new, put and a mount");
+	snprintf(fresh, sizeof(fresh), "%s/state-auditor", a->dir);
+	av_rc(a, "mkdir -m 700 %s", fresh);
+	setenv("LEDGERFS_STATE_DIR", fresh, 1);
+	o = av_sh(a, "%s audit --json --trusted %s --key '%s' %s", av_bin(), saved, a->vkey, vol);
+	setenv("LEDGERFS_STATE_DIR", a->state, 1);
+	if (o.rc != 0)
+		av_fail(a, "clean volume: 'audit --trusted' of a saved earlier checkpoint exited %d: %.300s", o.rc, o.data);
+	av_out_free(&o);
 	av_done(a);
 }
 
