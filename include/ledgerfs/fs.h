@@ -53,6 +53,11 @@ int lgfs_fs_close(struct lgfs_fs *fs);
  * *entries gets the number of log entries replayed. */
 int lgfs_fs_rebuild(const char *store, const char *volume, uint64_t *entries);
 
+/* Sign and store a checkpoint of everything so far (made durable first):
+ * the writer's `ledgerfs checkpoint --new`, done through the file system so
+ * that its open verified the index too. *note malloc'd. */
+int lgfs_fs_checkpoint(struct lgfs_fs *fs, char **note);
+
 /* Where the log stands: entries, and how many are durable. */
 void lgfs_fs_log_state(struct lgfs_fs *fs, uint64_t *entries, uint64_t *durable);
 

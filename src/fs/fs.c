@@ -632,6 +632,18 @@ out:
 	return rc;
 }
 
+int lgfs_fs_checkpoint(struct lgfs_fs *fs, char **note)
+{
+	int rc;
+
+	*note = NULL;
+	if (fs->rdonly)
+		return -EROFS;
+	if ((rc = lgfs_ledger_sync(fs->ledger, 0)) || (rc = lgfs_ledger_checkpoint_new(fs->ledger, note)))
+		return lgfs_fs_errno(rc);
+	return 0;
+}
+
 void lgfs_fs_log_state(struct lgfs_fs *fs, uint64_t *entries, uint64_t *durable)
 {
 	*entries = fs->rdonly ? lgfs_ledger_size(fs->ledger) : lgfs_ledger_submitted(fs->ledger);
