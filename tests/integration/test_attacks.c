@@ -388,14 +388,16 @@ static void fill(unsigned i, uint8_t *p, size_t n)
 		p[k] = (uint8_t)((i * 131 + k * 7 + (k >> 9)) & 0xff);
 }
 
+/* Mostly small files (staged), every fifth one over 1 MiB (streamed). */
+#define FMAX (3u << 20)
 static size_t fsize(unsigned i)
 {
-	return 1000 + (i * 7919u) % 300000;
+	return i % 5 == 4 ? (2u << 20) + (i * 7919u) % (1u << 20) : 1000 + (i * 7919u) % 300000;
 }
 
 static void writer_child(const char *mp, const char *progress, unsigned first)
 {
-	static uint8_t buf[301000];
+	static uint8_t buf[FMAX];
 	unsigned i;
 
 	for (i = first; i < first + 400; i++) {
@@ -420,7 +422,7 @@ static void writer_child(const char *mp, const char *progress, unsigned first)
 static void test_kill9_then_remount(void **state)
 {
 	struct av *a = *state;
-	static uint8_t want[301000];
+	static uint8_t want[FMAX];
 	char progress[160];
 	static unsigned done[1000];
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid(), round, first = 0, n;
@@ -697,28 +699,38 @@ static void test_c07_rollback(void **state)
 	av_done(a);
 }
 
-/* 8. Fork: cut back to 4 and a longer, different future written with the
- * real key (by someone without the user's state). Nobody holding only a
+/* 8. Fork: cut back to 1, 4 or 6 entries and a longer, different future
+ * written with the real key (by someone without the user's state). Nobody holding only a
  * checkpoint can tell where the logs part, so any index from the fork point
  * to the pinned size is accepted. */
 static void test_c08_fork(void **state)
 {
+	static const unsigned long long at[] = { 1, 4, 6 };
 	struct av *a = *state;
-	struct want w = { "/docs/a.txt", A2, FORK, 4, 6, 1, 0, NULL, NULL, 0, 0 };
 	char saved[160], other[160];
+	size_t i;
 
 	base(a);
 	save_and_pin(a, saved, sizeof(saved));
-	forge(a, "cut %s 4", a->vdir);
+	snapshot(a);
 	snprintf(other, sizeof(other), "%s/state-forker", a->dir);
-	assert_int_equal(av_rc(a, "mkdir -m 700 %s", other), 0);
-	setenv("LEDGERFS_STATE_DIR", other, 1);
-	assert_int_equal(av_put(a, "/docs/a.txt", FORK), 0);
-	assert_int_equal(av_put(a, "/docs/c.txt", FORK), 0);
-	assert_int_equal(av_put(a, "/docs/d.txt", FORK), 0);
-	setenv("LEDGERFS_STATE_DIR", a->state, 1);
-	check_trusted(a, saved, &w);
-	check_all(a, &w);
+	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		struct want w = { "/docs/a.txt", A2, FORK, (long long)at[i], 6, 1, 0, NULL, NULL, 0, 0 };
+		size_t before = a->nerrs;
+
+		restore(a);
+		forge(a, "cut %s %llu", a->vdir, at[i]);
+		assert_int_equal(av_rc(a, "rm -rf %s && mkdir -m 700 %s", other, other), 0);
+		setenv("LEDGERFS_STATE_DIR", other, 1);
+		assert_int_equal(av_put(a, "/docs/a.txt", FORK), 0);
+		assert_int_equal(av_put(a, "/docs/c.txt", FORK), 0);
+		assert_int_equal(av_put(a, "/docs/d.txt", FORK), 0);
+		setenv("LEDGERFS_STATE_DIR", a->state, 1);
+		check_trusted(a, saved, &w);
+		check_all(a, &w);
+		if (a->nerrs != before)
+			av_fail(a, "^ fork after entry %llu", at[i] - 1);
+	}
 	av_done(a);
 }
 
