@@ -14,11 +14,14 @@
 #include "ledgerfs/log.h"
 #include "ledgerfs/merkle.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +29,7 @@
 #define READ_CHUNK 65536      /* entries per log read call (progress granularity) */
 #define MAX_MEMBERS 64
 #define MAX_THREADS 64
+#define CP_FILE_MAX ((off_t)1 << 32) /* a larger checkpoints file is not one */
 
 /* A stored checkpoint as the audit sees it. */
 struct cp {
@@ -76,6 +80,9 @@ struct audit {
 	struct lgfs_merkle_frontier f;
 	struct cp *cps;           /* sorted by size */
 	size_t ncps, cp_next;
+	int cp_file;              /* the checkpoints file exists and could be read */
+	uint8_t *cp_tail;         /* bytes after its last complete frame, owned */
+	size_t cp_tail_len, cp_tail_off;
 	struct item *items;       /* current batch */
 	size_t nitems;
 	struct lgfs_buf recs;     /* record bytes of the batch */
@@ -524,6 +531,100 @@ static int cp_size_cmp(const void *x, const void *y)
 	return a->pos < b->pos ? -1 : a->pos > b->pos;
 }
 
+/* Read the checkpoints file frame by frame (FORMAT.md: u32 length, note,
+ * u32 length). Unlike lgfs_checkpoints_each(), which serves writers, what
+ * follows the last complete frame is kept: after the walk (the origin
+ * known) it is judged torn or damaged. A missing file is a finding: every
+ * volume has one from its creation. */
+static int cp_load(struct audit *a, const char *voldir)
+{
+	char *path = NULL;
+	uint8_t *data = NULL;
+	struct stat st;
+	size_t len, off = 0;
+	int fd, rc = 0;
+
+	if (asprintf(&path, "%s/checkpoints", voldir) < 0)
+		return lgfs_error_set(LGFS_ENOMEM, "out of memory");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			return lgfs_error_errno(LGFS_EIO, "opening the checkpoints file");
+		lgfs_audit_add(a->rep, LGFS_NO_INDEX, "checkpoint",
+			       "the checkpoints file is missing (every volume has one from its creation)");
+		return 0;
+	}
+	if (fstat(fd, &st)) {
+		rc = lgfs_error_errno(LGFS_EIO, "reading the checkpoints file");
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > CP_FILE_MAX) {
+		lgfs_audit_add(a->rep, LGFS_NO_INDEX, "checkpoint",
+			       "the checkpoints file is not a regular file of sane size");
+		goto out;
+	}
+	len = (size_t)st.st_size;
+	data = malloc(len ? len : 1);
+	if (!data) {
+		rc = lgfs_error_set(LGFS_ENOMEM, "out of memory reading checkpoints");
+		goto out;
+	}
+	if (len && pread(fd, data, len, 0) != (ssize_t)len) {
+		rc = lgfs_error_errno(LGFS_EIO, "reading the checkpoints file");
+		goto out;
+	}
+	while (len - off >= 8) {
+		uint32_t n = lgfs_be32_get(data + off);
+
+		if (n == 0 || n > LGFS_NOTE_MAX || len - off - 8 < n || lgfs_be32_get(data + off + 4 + n) != n)
+			break;
+		if ((rc = cp_collect(a, (const char *)data + off + 4, n)))
+			goto out;
+		off += 8 + (size_t)n;
+	}
+	a->cp_file = 1;
+	if (off < len) {
+		a->cp_tail = malloc(len - off);
+		if (!a->cp_tail) {
+			rc = lgfs_error_set(LGFS_ENOMEM, "out of memory");
+			goto out;
+		}
+		memcpy(a->cp_tail, data + off, len - off);
+		a->cp_tail_len = len - off;
+		a->cp_tail_off = off;
+	}
+out:
+	free(data);
+	close(fd);
+	return rc;
+}
+
+/* Is what follows the last complete frame an incomplete write of one more
+ * frame (the same rule as the verified open's)? Zeros, less than a length,
+ * or a length announcing more bytes than are there followed by the start
+ * of one checkpoint of this origin and nothing that starts a second one. */
+static int cp_tail_torn(const uint8_t *p, size_t r, const char *origin)
+{
+	size_t olen = strlen(origin), i, cmp;
+	uint32_t n;
+
+	for (i = 0; i < r && !p[i]; i++)
+		;
+	if (i == r || r < 4)
+		return 1;
+	n = lgfs_be32_get(p);
+	if (n == 0 || n > LGFS_NOTE_MAX || r >= (size_t)n + 8)
+		return 0;
+	cmp = r - 4 < olen + 1 ? r - 4 : olen + 1;
+	if (memcmp(p + 4, origin, cmp < olen ? cmp : olen) || (cmp == olen + 1 && p[4 + olen] != '\n'))
+		return 0;
+	for (i = 5; i + olen <= r; i++)
+		if (!memcmp(p + i, origin, olen))
+			return 0;
+	return 1;
+}
+
 /* Parse every checkpoint and sort the good ones by size for the walk. */
 static void cp_prepare(struct audit *a)
 {
@@ -555,6 +656,14 @@ static int cp_finish(struct audit *a)
 
 	for (i = 0; i < a->nmembers; i++)
 		keys[i] = a->members[i].key;
+	if (a->cp_file && a->ncps == 0)
+		lgfs_audit_add(a->rep, LGFS_NO_INDEX, "checkpoint",
+			       "the checkpoints file holds no checkpoint (every volume has one from its creation)");
+	if (a->cp_tail_len && !(a->have_origin && cp_tail_torn(a->cp_tail, a->cp_tail_len, a->origin)))
+		lgfs_audit_add(a->rep, LGFS_NO_INDEX, "checkpoint",
+			       "the checkpoints file is damaged at byte %zu (after checkpoint #%zu): the %zu bytes from "
+			       "there are not a checkpoint nor an incomplete last write", a->cp_tail_off, a->ncps,
+			       a->cp_tail_len);
 	for (i = 0; i < a->ncps; i++) {
 		struct cp *c = &a->cps[i];
 		struct lgfs_note *n = NULL;
@@ -603,11 +712,21 @@ static int cp_finish(struct audit *a)
 static void pins_finish(struct audit *a)
 {
 	struct lgfs_audit_report *rep = a->rep;
+	uint64_t own = rep->level_first[LGFS_FINDING_LEDGER];
+	char also[96] = "";
 	size_t i;
 
+	/* A log that was cut or rewritten usually shows it in its own entries
+	 * too (a broken chain, a bad signature): then the pin finding names
+	 * that entry, the likely place of the change, so that the first
+	 * finding and the headline agree. */
+	if (own != LGFS_NO_INDEX)
+		snprintf(also, sizeof(also), "; the log's own damage starts at index %llu", (unsigned long long)own);
 	for (i = 0; i < a->npins; i++) {
 		const struct lgfs_audit_pin *p = a->pins[i].p;
 		unsigned long long size = (unsigned long long)p->cp.size;
+		uint64_t at_end = own < rep->entries ? own : rep->entries;
+		uint64_t at_fork = own < p->cp.size ? own : (p->cp.size ? p->cp.size - 1 : 0);
 
 		if (!a->have_origin || strcmp(p->cp.origin, a->origin))
 			add_pin(rep, 0, "consistency",
@@ -615,18 +734,18 @@ static void pins_finish(struct audit *a)
 				p->label, p->cp.origin, a->have_origin ? "'" : "", a->have_origin ? a->origin : "of unknown origin",
 				a->have_origin ? "'" : "");
 		else if (p->cp.size > rep->entries && a->total > rep->entries)
-			add_pin(rep, rep->entries, "rollback",
+			add_pin(rep, at_end, "rollback",
 				"only %llu of the log's %llu entries can be read, but %s covers %llu: "
-				"the log cannot prove it extends that checkpoint",
-				(unsigned long long)rep->entries, (unsigned long long)a->total, p->label, size);
+				"the log cannot prove it extends that checkpoint%s",
+				(unsigned long long)rep->entries, (unsigned long long)a->total, p->label, size, also);
 		else if (p->cp.size > rep->entries)
-			add_pin(rep, rep->entries, "rollback",
-				"the log has %llu entries but %s covers %llu: the log was cut back or replaced",
-				(unsigned long long)rep->entries, p->label, size);
+			add_pin(rep, at_end, "rollback",
+				"the log has %llu entries but %s covers %llu: the log was cut back or replaced%s",
+				(unsigned long long)rep->entries, p->label, size, also);
 		else if (!a->pins[i].root_ok)
-			add_pin(rep, size ? size - 1 : 0, "fork",
+			add_pin(rep, at_fork, "fork",
 				"the log's first %llu entries do not hash to the root of %s: the log was forked "
-				"(rewritten at or before index %llu)", size, p->label, size ? size - 1 : 0);
+				"(rewritten at or before index %llu)%s", size, p->label, size ? size - 1 : 0, also);
 	}
 }
 
@@ -725,7 +844,7 @@ int lgfs_audit_volume(struct lgfs_audit_report *rep, const char *voldir, const s
 			lgfs_error_set(rc, "no volume at %s", voldir);
 		goto out;
 	}
-	rc = lgfs_checkpoints_each(voldir, cp_collect, &a);
+	rc = cp_load(&a, voldir);
 	if (rc)
 		goto out;
 	cp_prepare(&a);
@@ -780,6 +899,7 @@ out:
 	for (i = 0; i < a.ncps; i++)
 		free(a.cps[i].note);
 	free(a.cps);
+	free(a.cp_tail);
 	free(a.pins);
 	free(a.items);
 	lgfs_buf_free(&a.recs);

@@ -30,7 +30,7 @@
 #define HDR 20     /* frame header: magic, index, envelope length, record length */
 #define CHECK 8
 
-static char tmpdir[64], voldir[160], segpath[256], cppath[256];
+static char tmpdir[64], voldir[160], segpath[256], cppath[256], statedir[96];
 static struct lgfs_key *key;
 static uint8_t *orig;   /* the untouched segment */
 static size_t orig_len;
@@ -118,6 +118,9 @@ static int setup(void **state)
 	strcpy(tmpdir, "/tmp/lgfs-tamper-XXXXXX");
 	if (!mkdtemp(tmpdir))
 		return -1;
+	/* the user's trust state of this test, never the real one */
+	snprintf(statedir, sizeof(statedir), "%s/state", tmpdir);
+	setenv("LEDGERFS_STATE_DIR", statedir, 1);
 	if (lgfs_key_generate(&key, "tamper@test"))
 		return -1;
 	if (lgfs_volume_create(&info, tmpdir, "t", key, &pol, 0, 0))
