@@ -707,6 +707,47 @@ static void test_cli_headline_is_damaged_entry(void **state)
 	free(seg);
 }
 
+/* The volume's index is a cache: compared only when its stamp says it
+ * reflects exactly the audited log. Behind or missing: no finding, the
+ * report says why. Same stamp, other content: a finding naming the path,
+ * escaped. */
+static void test_cli_index_cache_rules(void **state)
+{
+	struct fixture *f = *state;
+	char out[16384], tool[512];
+	const char *build = getenv("LEDGERFS_BUILD");
+
+	cli_volume(f);
+	assert_int_equal(run(out, sizeof(out), "cp -a %s/index %s/index.old", f->voldir, f->dir), 0);
+	assert_int_equal(run(out, sizeof(out), "echo three | %s put t /c - 2>/dev/null", bin()), 0);
+	assert_int_equal(run(out, sizeof(out), "%s audit t 2>&1", bin()), 0);
+	assert_non_null(strstr(out, "index:       compared with the log's state"));
+	/* an index behind the log */
+	assert_int_equal(run(out, sizeof(out), "mv %s/index %s/index.cur && cp -a %s/index.old %s/index", f->voldir,
+			     f->dir, f->dir, f->voldir), 0);
+	assert_int_equal(run(out, sizeof(out), "%s audit t 2>&1", bin()), 0);
+	assert_non_null(strstr(out, "audit:       OK"));
+	assert_non_null(strstr(out, "not compared (it reflects 5 entries, the log holds 7)"));
+	/* no index at all */
+	assert_int_equal(run(out, sizeof(out), "rm -rf %s/index", f->voldir), 0);
+	assert_int_equal(run(out, sizeof(out), "%s audit t 2>&1", bin()), 0);
+	assert_non_null(strstr(out, "not compared (there is none"));
+	assert_int_equal(access(f->voldir, F_OK), 0);
+	{
+		char idx[256];
+
+		snprintf(idx, sizeof(idx), "%s/index", f->voldir);
+		assert_int_equal(access(idx, F_OK), -1); /* audit did not create it */
+	}
+	/* the current index with a file in it that no record made */
+	assert_int_equal(run(out, sizeof(out), "cp -a %s/index.cur %s/index", f->dir, f->voldir), 0);
+	snprintf(tool, sizeof(tool), "%s/tests/tools/lgfs_index_tamper", build ? build : "build");
+	assert_int_equal(run(out, sizeof(out), "%s %s ghost \"$(printf 'gh\\033[2Jost')\"", tool, f->voldir), 0);
+	assert_int_equal(run(out, sizeof(out), "%s audit t 2>&1", bin()), 1);
+	assert_non_null(strstr(out, "[index not backed by log] /gh\\x1b[2Jost"));
+	assert_null(strchr(out, '\033'));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -721,6 +762,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cli_own_pin_and_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cli_consistency, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cli_headline_is_damaged_entry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cli_index_cache_rules, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
