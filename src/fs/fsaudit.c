@@ -120,7 +120,7 @@ int lgfs_fsaudit_entry(void *arg, struct lgfs_audit_report *rep, const struct lg
 		return 0;
 	a->applied = e->index + 1;
 	if (!e->rec)
-		return 0; /* withheld: its effect cannot be replayed (counted by the ledger audit) */
+		return 0; /* never for a passed entry: a withheld record is a ledger finding, not handed on */
 	if (mdb_txn_begin(a->replay->env, a->t, 0, &child)) {
 		a->failed = 1;
 		return lgfs_error_set(LGFS_EIO, "replay index: cannot begin a transaction");
