@@ -325,6 +325,10 @@ int cmd_audit(int argc, char **argv)
 	free(store);
 	if (rc)
 		return cli_fail_lib("audit");
+	if (access(dir, F_OK)) {
+		rc = cli_fail("%s: no such volume (%s)", argv[optind], strerror(errno));
+		goto done;
+	}
 
 	/* The checkpoint to check the log against, kept outside the store. */
 	if (trusted) {
