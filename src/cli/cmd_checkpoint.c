@@ -18,10 +18,12 @@
 #include "cli.h"
 
 #include "ledgerfs/error.h"
+#include "ledgerfs/fs.h"
 #include "ledgerfs/hash.h"
 #include "ledgerfs/ledger.h"
 #include "ledgerfs/merkle.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,13 +121,37 @@ int cmd_checkpoint(int argc, char **argv)
 		free(store);
 		return 1;
 	}
-	rc = lgfs_ledger_open(&l, store, argv[optind], k, fresh ? 0 : LGFS_LEDGER_RDONLY);
+	if (fresh) {
+		/* A writer signs only over a volume it verified whole: through the
+		 * file system, whose open checks the index as well as the log. */
+		struct lgfs_fs *fs = NULL;
+
+		rc = lgfs_fs_open(&fs, store, argv[optind], k, 0);
+		free(store);
+		if (rc) {
+			lgfs_key_free(k);
+			if (rc == -EBUSY)
+				return cli_fail("%s: the volume is in use by another writer (mounted?)", argv[optind]);
+			return cli_fail("%s: %s", argv[optind], *lgfs_error_last() ? lgfs_error_last() : strerror(-rc));
+		}
+		rc = lgfs_fs_checkpoint(fs, &note);
+		if (rc)
+			rc = cli_fail("checkpoint: %s", lgfs_error_last());
+		if (lgfs_fs_close(fs) && !rc)
+			rc = cli_fail("checkpoint: closing the volume: %s", lgfs_error_last());
+		if (!rc)
+			fputs(note, stdout);
+		free(note);
+		lgfs_key_free(k);
+		return rc;
+	}
+	rc = lgfs_ledger_open(&l, store, argv[optind], k, LGFS_LEDGER_RDONLY);
 	free(store);
 	if (rc) {
 		lgfs_key_free(k);
 		return cli_fail_lib(argv[optind]);
 	}
-	rc = fresh ? lgfs_ledger_checkpoint_new(l, &note) : lgfs_ledger_checkpoint_latest(l, &note);
+	rc = lgfs_ledger_checkpoint_latest(l, &note);
 	if (rc)
 		rc = cli_fail_lib("checkpoint");
 	else if (consistency)

@@ -45,20 +45,32 @@ const struct cli_cmd cli_cmds[] = {
 	  "ledgerfs log [--store DIR] [--json] [--from N] [--limit N] VOLUME\n\n"
 	  "Prints records from index N (default 0), at most --limit of them:\n"
 	  "index, time (UTC), author, acting uid/gid, operation and arguments.\n"
-	  "--json prints one JSON object per line. Records are decoded, not\n"
-	  "verified: use 'ledgerfs audit' for that." },
+	  "--json prints one JSON object per line. The whole log is verified\n"
+	  "first (as every command that opens a volume does); 'ledgerfs audit'\n"
+	  "says in detail what is wrong with a volume that fails." },
 	{ "checkpoint", cmd_checkpoint, "print the latest signed checkpoint",
-	  "ledgerfs checkpoint [--store DIR] [--new [--key FILE]] VOLUME\n\n"
-	  "Prints the latest signed checkpoint of VOLUME (a C2SP tlog-checkpoint\n"
-	  "signed note). --new first signs and stores a checkpoint of the log as it\n"
-	  "is now, with your key." },
+	  "ledgerfs checkpoint [--store DIR] [--new [--key FILE] | --consistency OLD_SIZE] VOLUME\n\n"
+	  "Prints the newest verified checkpoint of VOLUME (a C2SP tlog-checkpoint\n"
+	  "signed note); save it to check the volume later with 'audit --trusted'.\n"
+	  "--new first signs and stores a checkpoint of the log as it is now, with\n"
+	  "your key (refused when the volume, its index included, does not verify).\n"
+	  "--consistency OLD_SIZE prints an RFC 9162 consistency proof from the\n"
+	  "log's first OLD_SIZE entries to the checkpoint: lines 'old N', 'new M',\n"
+	  "'proof K', K base64 hashes, then the signed checkpoint note." },
 	{ "audit", cmd_audit, "verify a volume's log and checkpoints",
-	  "ledgerfs audit [--store DIR] [--json] [--threads N] VOLUME\n\n"
+	  "ledgerfs audit [--store DIR] [--json] [--threads N] [--trusted CHECKPOINT_FILE --key VKEY] VOLUME\n\n"
 	  "Verifies every log entry (encoding, index, previous-hash chain,\n"
-	  "commitment, record/envelope agreement, author membership, time order,\n"
-	  "Ed25519 signature) and the Merkle root against every stored checkpoint\n"
-	  "and its signature. Reads only; repairs nothing. Exit 0 when everything\n"
-	  "holds, 1 with a report naming the first bad index when not." },
+	  "commitment, record present, record/envelope agreement, author\n"
+	  "membership, time order, Ed25519 signature), the Merkle root against\n"
+	  "every stored checkpoint and its signature, the replayed state against\n"
+	  "the index, and every manifest and chunk. It also checks the log against\n"
+	  "the newest checkpoint you verified before (kept in your own state, not\n"
+	  "in the store) and, with --trusted, against a saved checkpoint whose\n"
+	  "signature is checked with the verifier key VKEY (a string or a file): a\n"
+	  "log cut back, forked or replaced is the first finding. Reads only;\n"
+	  "changes no byte of the store; repairs nothing. Exit 0 when everything\n"
+	  "holds (the newest verified checkpoint is then remembered), 1 with a\n"
+	  "report naming the first bad index when not." },
 	{ "mount", cmd_mount, "mount a volume as a file system (FUSE)",
 	  "ledgerfs mount [--store DIR] [--key FILE] [-f] [-o ro] [-o allow_other] VOLUME DIR\n\n"
 	  "Mounts VOLUME on the directory DIR. Every change made there becomes a\n"
@@ -86,17 +98,21 @@ const struct cli_cmd cli_cmds[] = {
 	  "Refused while the volume is mounted: write through the mount then." },
 	{ "get", cmd_get, "print a file of a volume without mounting it",
 	  "ledgerfs get [--store DIR] VOLUME PATH\n\n"
-	  "Writes the current content of PATH to standard output. Every chunk is\n"
-	  "checked against its SHA-256 as it is read." },
+	  "Writes the current content of PATH to standard output. The whole log\n"
+	  "is verified first and the index is used only when it is verified too;\n"
+	  "every chunk is checked against its SHA-256 as it is read. Changes no\n"
+	  "byte of the store." },
 	{ "status", cmd_status, "show a volume's state",
 	  "ledgerfs status [--store DIR] VOLUME\n\n"
 	  "Prints the volume's name, origin, founder, policy, number of log\n"
-	  "entries, latest checkpoint, whether a writer holds it, and free disk." },
+	  "entries, latest checkpoint, whether a writer holds it, free disk, and\n"
+	  "the checkpoint of it you verified last (your pin)." },
 	{ "rebuild", cmd_rebuild, "rebuild a volume's index from its log",
 	  "ledgerfs rebuild [--store DIR] VOLUME\n\n"
-	  "Replays the whole log into a fresh index (the index is derived data;\n"
-	  "a mount also rebuilds it by itself when it is missing or does not match\n"
-	  "the log). The volume must not be mounted." },
+	  "Replays the whole verified log into a fresh index (the index is derived\n"
+	  "data; a mount rebuilds it by itself when it is missing or stale, and\n"
+	  "refuses an index that says what the log does not: this is the repair\n"
+	  "then, after 'ledgerfs audit'). The volume must not be mounted." },
 	{ NULL, NULL, NULL, NULL }
 };
 
