@@ -13,6 +13,7 @@
 #include "ledgerfs/hash.h"
 #include "ledgerfs/log.h"
 #include "ledgerfs/merkle.h"
+#include "verify.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -600,31 +601,6 @@ out:
 	return rc;
 }
 
-/* Is what follows the last complete frame an incomplete write of one more
- * frame (the same rule as the verified open's)? Zeros, less than a length,
- * or a length announcing more bytes than are there followed by the start
- * of one checkpoint of this origin and nothing that starts a second one. */
-static int cp_tail_torn(const uint8_t *p, size_t r, const char *origin)
-{
-	size_t olen = strlen(origin), i, cmp;
-	uint32_t n;
-
-	for (i = 0; i < r && !p[i]; i++)
-		;
-	if (i == r || r < 4)
-		return 1;
-	n = lgfs_be32_get(p);
-	if (n == 0 || n > LGFS_NOTE_MAX || r >= (size_t)n + 8)
-		return 0;
-	cmp = r - 4 < olen + 1 ? r - 4 : olen + 1;
-	if (memcmp(p + 4, origin, cmp < olen ? cmp : olen) || (cmp == olen + 1 && p[4 + olen] != '\n'))
-		return 0;
-	for (i = 5; i + olen <= r; i++)
-		if (!memcmp(p + i, origin, olen))
-			return 0;
-	return 1;
-}
-
 /* Parse every checkpoint and sort the good ones by size for the walk. */
 static void cp_prepare(struct audit *a)
 {
@@ -659,7 +635,7 @@ static int cp_finish(struct audit *a)
 	if (a->cp_file && a->ncps == 0)
 		lgfs_audit_add(a->rep, LGFS_NO_INDEX, "checkpoint",
 			       "the checkpoints file holds no checkpoint (every volume has one from its creation)");
-	if (a->cp_tail_len && !(a->have_origin && cp_tail_torn(a->cp_tail, a->cp_tail_len, a->origin)))
+	if (a->cp_tail_len && !(a->have_origin && lgfs_checkpoints_tail_torn(a->cp_tail, a->cp_tail_len, a->origin)))
 		lgfs_audit_add(a->rep, LGFS_NO_INDEX, "checkpoint",
 			       "the checkpoints file is damaged at byte %zu (after checkpoint #%zu): the %zu bytes from "
 			       "there are not a checkpoint nor an incomplete last write", a->cp_tail_off, a->ncps,

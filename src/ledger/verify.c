@@ -151,7 +151,7 @@ static int genesis_cb(void *arg, const struct lgfs_log_entry *e)
  * incomplete write of one more frame? Zeros, less than a length, or a
  * length announcing more bytes than are there, followed by the beginning
  * of one checkpoint of this origin and nothing that starts a second one. */
-static int cp_tail_torn(const uint8_t *p, size_t r, const char *origin)
+int lgfs_checkpoints_tail_torn(const uint8_t *p, size_t r, const char *origin)
 {
 	size_t olen = strlen(origin), i, cmp;
 	uint32_t n;
@@ -282,7 +282,7 @@ static int load_checkpoints(struct scan *s, const char *dir)
 	}
 	v->cp_valid_end = (off_t)off;
 	v->cp_file_size = (off_t)len;
-	if (off < len && !cp_tail_torn(data + off, len - off, v->info.origin)) {
+	if (off < len && !lgfs_checkpoints_tail_torn(data + off, len - off, v->info.origin)) {
 		rc = lgfs_error_set(LGFS_ECORRUPT,
 				    "volume '%s': the checkpoints file is damaged at byte %zu (after checkpoint #%zu): nothing was repaired; run 'ledgerfs audit %s' for details",
 				    s->name, off, k, s->name);

@@ -50,6 +50,11 @@ struct lgfs_vlog {
 int lgfs_vlog_verify(struct lgfs_vlog *out, struct lgfs_log *log, const char *dir);
 void lgfs_vlog_free(struct lgfs_vlog *v);
 
+/* Is the part of a checkpoints file after its last complete frame (p, r
+ * bytes) an incomplete write of one more frame of `origin` (FORMAT.md §8)?
+ * 1 torn (a writer may cut it), 0 damage. Shared with audit. */
+int lgfs_checkpoints_tail_torn(const uint8_t *p, size_t r, const char *origin);
+
 /* Make room for leaf `n` (n + 1 leaves). */
 int lgfs_vlog_reserve(struct lgfs_vlog *v, uint64_t n);
 
