@@ -30,7 +30,6 @@
 #define READ_CHUNK 65536      /* entries per log read call (progress granularity) */
 #define MAX_MEMBERS 64
 #define MAX_THREADS 64
-#define CP_FILE_MAX ((off_t)1 << 32) /* a larger checkpoints file is not one */
 
 /* A stored checkpoint as the audit sees it. */
 struct cp {
@@ -539,65 +538,35 @@ static int cp_size_cmp(const void *x, const void *y)
  * volume has one from its creation. */
 static int cp_load(struct audit *a, const char *voldir)
 {
-	char *path = NULL;
-	uint8_t *data = NULL;
-	struct stat st;
-	size_t len, off = 0;
-	int fd, rc = 0;
+	struct lgfs_cpfile f;
+	size_t k;
+	int rc;
 
-	if (asprintf(&path, "%s/checkpoints", voldir) < 0)
-		return lgfs_error_set(LGFS_ENOMEM, "out of memory");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	free(path);
-	if (fd < 0) {
-		if (errno != ENOENT)
-			return lgfs_error_errno(LGFS_EIO, "opening the checkpoints file");
+	if ((rc = lgfs_cpfile_read(&f, voldir)))
+		return rc;
+	if (f.missing || f.odd) {
 		lgfs_audit_add(a->rep, LGFS_NO_INDEX, "checkpoint",
-			       "the checkpoints file is missing (every volume has one from its creation)");
-		return 0;
-	}
-	if (fstat(fd, &st)) {
-		rc = lgfs_error_errno(LGFS_EIO, "reading the checkpoints file");
+			       f.missing ? "the checkpoints file is missing (every volume has one from its creation)"
+					 : "the checkpoints file is not a regular file of sane size");
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_size > CP_FILE_MAX) {
-		lgfs_audit_add(a->rep, LGFS_NO_INDEX, "checkpoint",
-			       "the checkpoints file is not a regular file of sane size");
+	for (k = 0; k < f.nframes && !rc; k++)
+		rc = cp_collect(a, (const char *)f.data + f.off[k], f.nlen[k]);
+	if (rc)
 		goto out;
-	}
-	len = (size_t)st.st_size;
-	data = malloc(len ? len : 1);
-	if (!data) {
-		rc = lgfs_error_set(LGFS_ENOMEM, "out of memory reading checkpoints");
-		goto out;
-	}
-	if (len && pread(fd, data, len, 0) != (ssize_t)len) {
-		rc = lgfs_error_errno(LGFS_EIO, "reading the checkpoints file");
-		goto out;
-	}
-	while (len - off >= 8) {
-		uint32_t n = lgfs_be32_get(data + off);
-
-		if (n == 0 || n > LGFS_NOTE_MAX || len - off - 8 < n || lgfs_be32_get(data + off + 4 + n) != n)
-			break;
-		if ((rc = cp_collect(a, (const char *)data + off + 4, n)))
-			goto out;
-		off += 8 + (size_t)n;
-	}
 	a->cp_file = 1;
-	if (off < len) {
-		a->cp_tail = malloc(len - off);
+	if (f.valid_end < f.len) {
+		a->cp_tail = malloc(f.len - f.valid_end);
 		if (!a->cp_tail) {
 			rc = lgfs_error_set(LGFS_ENOMEM, "out of memory");
 			goto out;
 		}
-		memcpy(a->cp_tail, data + off, len - off);
-		a->cp_tail_len = len - off;
-		a->cp_tail_off = off;
+		memcpy(a->cp_tail, f.data + f.valid_end, f.len - f.valid_end);
+		a->cp_tail_len = f.len - f.valid_end;
+		a->cp_tail_off = f.valid_end;
 	}
 out:
-	free(data);
-	close(fd);
+	lgfs_cpfile_free(&f);
 	return rc;
 }
 

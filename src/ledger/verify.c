@@ -193,108 +193,153 @@ static int anchor_add(struct scan *s, uint64_t size, const uint8_t root[32], con
 	return 0;
 }
 
+void lgfs_cpfile_free(struct lgfs_cpfile *f)
+{
+	free(f->data);
+	free(f->off);
+	free(f->nlen);
+	memset(f, 0, sizeof(*f));
+}
+
+int lgfs_cpfile_read(struct lgfs_cpfile *f, const char *voldir)
+{
+	char *path = NULL;
+	struct stat st;
+	size_t off = 0;
+	int fd, rc = 0;
+
+	memset(f, 0, sizeof(*f));
+	if (asprintf(&path, "%s/checkpoints", voldir) < 0)
+		return lgfs_error_set(LGFS_ENOMEM, "out of memory");
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	free(path);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			return lgfs_error_errno(LGFS_EIO, "opening the checkpoints file");
+		f->missing = 1;
+		return 0;
+	}
+	if (fstat(fd, &st)) {
+		rc = lgfs_error_errno(LGFS_EIO, "reading the checkpoints file");
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > CP_FILE_MAX) {
+		f->odd = 1;
+		goto out;
+	}
+	f->len = (size_t)st.st_size;
+	f->data = malloc(f->len ? f->len : 1);
+	if (!f->data) {
+		rc = lgfs_error_set(LGFS_ENOMEM, "out of memory reading checkpoints");
+		goto out;
+	}
+	if (f->len && pread(fd, f->data, f->len, 0) != (ssize_t)f->len) {
+		rc = lgfs_error_errno(LGFS_EIO, "reading the checkpoints file");
+		goto out;
+	}
+	while (f->len - off >= 8) {
+		uint32_t n = lgfs_be32_get(f->data + off);
+		size_t *no;
+		uint32_t *nl;
+
+		if (n == 0 || n > LGFS_NOTE_MAX || f->len - off - 8 < n || lgfs_be32_get(f->data + off + 4 + n) != n)
+			break;
+		no = realloc(f->off, (f->nframes + 1) * sizeof(*no));
+		if (no)
+			f->off = no;
+		nl = realloc(f->nlen, (f->nframes + 1) * sizeof(*nl));
+		if (nl)
+			f->nlen = nl;
+		if (!no || !nl) {
+			rc = lgfs_error_set(LGFS_ENOMEM, "out of memory reading checkpoints");
+			goto out;
+		}
+		f->off[f->nframes] = off + 4;
+		f->nlen[f->nframes++] = n;
+		off += 8 + (size_t)n;
+	}
+	f->valid_end = off;
+out:
+	close(fd);
+	if (rc)
+		lgfs_cpfile_free(f);
+	return rc;
+}
+
 /* Read and check every stored checkpoint: each becomes an anchor; the
  * largest one is the newest verified checkpoint. */
 static int load_checkpoints(struct scan *s, const char *dir)
 {
 	struct lgfs_vlog *v = s->v;
-	char *path = NULL, what[64];
-	uint8_t *data = NULL;
-	struct stat st;
-	size_t off = 0, len, k = 0;
-	int fd = -1, rc = 0;
+	struct lgfs_cpfile f;
+	char what[64];
+	size_t k;
+	int rc;
 
-	if (asprintf(&path, "%s/checkpoints", dir) < 0)
-		return lgfs_error_set(LGFS_ENOMEM, "out of memory");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	free(path);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return lgfs_error_set(LGFS_ECORRUPT,
-					      "volume '%s': the checkpoints file is missing (every volume has one from its creation); run 'ledgerfs audit %s' for details",
-					      s->name, s->name);
-		return lgfs_error_errno(LGFS_EIO, "volume '%s': opening its checkpoints file", s->name);
-	}
-	if (fstat(fd, &st)) {
-		rc = lgfs_error_errno(LGFS_EIO, "volume '%s': reading its checkpoints file", s->name);
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > CP_FILE_MAX) {
-		rc = lgfs_error_set(LGFS_ECORRUPT, "volume '%s': the checkpoints file is not a regular file of sane size; run 'ledgerfs audit %s'",
+	if ((rc = lgfs_cpfile_read(&f, dir)))
+		return lgfs_error_wrap(rc, "volume '%s'", s->name);
+	if (f.missing || f.odd) {
+		rc = lgfs_error_set(LGFS_ECORRUPT,
+				    f.missing ? "volume '%s': the checkpoints file is missing (every volume has one from its creation); run 'ledgerfs audit %s' for details"
+					      : "volume '%s': the checkpoints file is not a regular file of sane size; run 'ledgerfs audit %s' for details",
 				    s->name, s->name);
 		goto out;
 	}
-	len = (size_t)st.st_size;
-	data = malloc(len ? len : 1);
-	if (!data) {
-		rc = lgfs_error_set(LGFS_ENOMEM, "out of memory reading checkpoints");
-		goto out;
-	}
-	if (len && pread(fd, data, len, 0) != (ssize_t)len) {
-		rc = lgfs_error_errno(LGFS_EIO, "volume '%s': reading its checkpoints file", s->name);
-		goto out;
-	}
-	while (len - off >= 8) {
-		uint32_t n = lgfs_be32_get(data + off);
+	for (k = 0; k < f.nframes; k++) {
+		const char *text = (const char *)f.data + f.off[k];
 		struct lgfs_note *note = NULL;
 		struct lgfs_checkpoint cp;
 		struct lgfs_key *keys[1] = { s->founder };
 
-		if (n == 0 || n > LGFS_NOTE_MAX || len - off - 8 < n || lgfs_be32_get(data + off + 4 + n) != n)
-			break;
-		k++;
-		if (lgfs_note_parse(&note, (const char *)data + off + 4, n) ||
-		    lgfs_checkpoint_parse(&cp, note->text, note->text_len)) {
+		if (lgfs_note_parse(&note, text, f.nlen[k]) || lgfs_checkpoint_parse(&cp, note->text, note->text_len)) {
 			lgfs_note_free(note);
 			rc = lgfs_error_set(LGFS_ECORRUPT,
 					    "volume '%s': checkpoint #%zu (byte %zu of the checkpoints file) cannot be parsed; run 'ledgerfs audit %s' for details",
-					    s->name, k, off, s->name);
+					    s->name, k + 1, f.off[k] - 4, s->name);
 			goto out;
 		}
 		if (strcmp(cp.origin, v->info.origin)) {
 			lgfs_note_free(note);
 			rc = lgfs_error_set(LGFS_ECORRUPT,
 					    "volume '%s': checkpoint #%zu is of another volume; run 'ledgerfs audit %s' for details",
-					    s->name, k, s->name);
+					    s->name, k + 1, s->name);
 			goto out;
 		}
 		if (lgfs_note_verify(note, keys, 1, NULL)) {
 			lgfs_note_free(note);
 			rc = lgfs_error_set(LGFS_ECORRUPT,
 					    "volume '%s': checkpoint #%zu (size %llu) is not signed by the volume's founder; run 'ledgerfs audit %s' for details",
-					    s->name, k, (unsigned long long)cp.size, s->name);
+					    s->name, k + 1, (unsigned long long)cp.size, s->name);
 			goto out;
 		}
 		lgfs_note_free(note);
-		snprintf(what, sizeof(what), "checkpoint #%zu", k);
+		snprintf(what, sizeof(what), "checkpoint #%zu", k + 1);
 		if ((rc = anchor_add(s, cp.size, cp.root, what)))
 			goto out;
 		if (!v->cp_note || cp.size >= v->cp_size) {
 			free(v->cp_note);
-			v->cp_note = strndup((const char *)data + off + 4, n);
+			v->cp_note = strndup(text, f.nlen[k]);
 			if (!v->cp_note) {
 				rc = lgfs_error_set(LGFS_ENOMEM, "out of memory");
 				goto out;
 			}
 			v->cp_size = cp.size;
 		}
-		off += 8 + (size_t)n;
 	}
-	v->cp_valid_end = (off_t)off;
-	v->cp_file_size = (off_t)len;
-	if (off < len && !lgfs_checkpoints_tail_torn(data + off, len - off, v->info.origin)) {
+	v->cp_valid_end = (off_t)f.valid_end;
+	v->cp_file_size = (off_t)f.len;
+	if (f.valid_end < f.len && !lgfs_checkpoints_tail_torn(f.data + f.valid_end, f.len - f.valid_end, v->info.origin)) {
 		rc = lgfs_error_set(LGFS_ECORRUPT,
 				    "volume '%s': the checkpoints file is damaged at byte %zu (after checkpoint #%zu): nothing was repaired; run 'ledgerfs audit %s' for details",
-				    s->name, off, k, s->name);
+				    s->name, f.valid_end, f.nframes, s->name);
 		goto out;
 	}
-	if (k == 0)
+	if (f.nframes == 0)
 		rc = lgfs_error_set(LGFS_ECORRUPT,
 				    "volume '%s': the checkpoints file holds no checkpoint (every volume has one from its creation); run 'ledgerfs audit %s' for details",
 				    s->name, s->name);
 out:
-	free(data);
-	close(fd);
+	lgfs_cpfile_free(&f);
 	return rc;
 }
 

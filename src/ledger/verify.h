@@ -55,6 +55,23 @@ void lgfs_vlog_free(struct lgfs_vlog *v);
  * 1 torn (a writer may cut it), 0 damage. Shared with audit. */
 int lgfs_checkpoints_tail_torn(const uint8_t *p, size_t r, const char *origin);
 
+/* A volume's checkpoints file as stored (FORMAT.md §8), read whole. */
+struct lgfs_cpfile {
+	int missing;          /* there is no checkpoints file */
+	int odd;              /* it is not a regular file, or larger than any real one */
+	uint8_t *data;        /* its bytes, owned */
+	size_t len;
+	size_t nframes;       /* complete frames at the start */
+	size_t *off;          /* where each one's note starts (after its length), owned */
+	uint32_t *nlen;       /* each note's length, owned */
+	size_t valid_end;     /* end of the last complete frame: len - valid_end bytes follow */
+};
+/* 0, or LGFS_EIO / LGFS_ENOMEM when it cannot be read; a missing or odd
+ * file is not an error here (the caller decides). Free with
+ * lgfs_cpfile_free(). */
+int lgfs_cpfile_read(struct lgfs_cpfile *out, const char *voldir);
+void lgfs_cpfile_free(struct lgfs_cpfile *f);
+
 /* Make room for leaf `n` (n + 1 leaves). */
 int lgfs_vlog_reserve(struct lgfs_vlog *v, uint64_t n);
 
