@@ -54,6 +54,12 @@ int lgfs_trust_load(struct lgfs_trust_pin *out, const char *voldir, const char *
  * The note is parsed, not verified: the caller verified it. */
 int lgfs_trust_save(const char *voldir, const char *note);
 
+/* Forget what this user pinned for volume directory `voldir`: its origin
+ * and that origin's newest checkpoint. For a volume replaced on purpose (a
+ * new volume created under the same name, a backup restored); the next
+ * verification pins it afresh. Nothing pinned is not an error. */
+int lgfs_trust_forget(const char *voldir);
+
 void lgfs_trust_pin_free(struct lgfs_trust_pin *p);
 
 #endif

@@ -156,3 +156,42 @@ int cmd_rebuild(int argc, char **argv)
 	free(store);
 	return rc;
 }
+
+/* `ledgerfs forget VOLUME`: drop this user's pin of a volume replaced on
+ * purpose. Touches only the user's own state, never the store. */
+int cmd_forget(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *storeopt = NULL;
+	char *store, *dir = NULL;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': storeopt = optarg; break;
+		case 'h': return cli_help("forget");
+		default: return cli_usage("forget", "unknown option");
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage("forget", optind >= argc ? "missing VOLUME" : "too many arguments");
+	store = cli_store(storeopt);
+	if (!store)
+		return 1;
+	rc = lgfs_volume_dir(&dir, store, argv[optind]);
+	if (!rc)
+		rc = lgfs_trust_forget(dir);
+	if (rc)
+		rc = cli_fail("forget: %s", lgfs_error_last());
+	else
+		fprintf(stderr, "ledgerfs: forgot what you verified of volume '%s'; the next command pins it afresh\n",
+			argv[optind]);
+	free(dir);
+	free(store);
+	return rc;
+}

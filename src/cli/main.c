@@ -19,6 +19,7 @@ int cmd_umount(int argc, char **argv);
 int cmd_put(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_forget(int argc, char **argv);
 int cmd_rebuild(int argc, char **argv);
 
 const struct cli_cmd cli_cmds[] = {
@@ -107,6 +108,15 @@ const struct cli_cmd cli_cmds[] = {
 	  "Prints the volume's name, origin, founder, policy, number of log\n"
 	  "entries, latest checkpoint, whether a writer holds it, free disk, and\n"
 	  "the checkpoint of it you verified last (your pin)." },
+	{ "forget", cmd_forget, "forget what you verified of a volume you replaced on purpose",
+	  "ledgerfs forget [--store DIR] VOLUME\n\n"
+	  "Every command remembers, in your own state (not in the store), which\n"
+	  "volume a directory holds and the newest checkpoint of it you verified,\n"
+	  "and refuses a log that was cut back, forked or swapped since. After you\n"
+	  "replaced a volume on purpose (restored an older backup, recreated it\n"
+	  "under the same name elsewhere than with 'ledgerfs init', which does this\n"
+	  "itself), 'forget' drops that memory; the next command pins the volume\n"
+	  "afresh. Changes nothing in the store." },
 	{ "rebuild", cmd_rebuild, "rebuild a volume's index from its log",
 	  "ledgerfs rebuild [--store DIR] VOLUME\n\n"
 	  "Replays the whole verified log into a fresh index (the index is derived\n"

@@ -1475,6 +1475,10 @@ int lgfs_volume_create(struct lgfs_volume_info *out, const char *store, const ch
 	rc = fsync_dir(vols);
 	if (rc)
 		goto out;
+	/* Whoever creates a volume trusts it: what was pinned for an earlier
+	 * volume of the same directory no longer applies. */
+	(void)lgfs_trust_forget(dir);
+	(void)lgfs_trust_save(dir, note);
 	snprintf(out->name, sizeof(out->name), "%s", name);
 	memcpy(out->founder, lgfs_key_public(founder), 32);
 	snprintf(out->founder_name, sizeof(out->founder_name), "%s", lgfs_key_name(founder));

@@ -406,6 +406,40 @@ done:
 	return rc;
 }
 
+int lgfs_trust_forget(const char *voldir)
+{
+	struct lgfs_trust_pin pin;
+	char *state = NULL, *pinpath = NULL, *real = NULL, *opath = NULL;
+	int rc;
+
+	memset(&pin, 0, sizeof(pin));
+	rc = lgfs_trust_state_dir(&state);
+	if (rc)
+		return rc == LGFS_ENOTFOUND ? 0 : rc;
+	rc = dir_pin_path(&pinpath, &real, state, voldir);
+	if (rc)
+		goto done;
+	/* The origin the directory was pinned to, if its pin can be read: its
+	 * checkpoint goes too (a restored older copy would fail against it). */
+	if (lgfs_trust_load(&pin, voldir, NULL) == 0 && pin.origin[0]) {
+		if ((rc = origin_pin_path(&opath, state, pin.origin)))
+			goto done;
+		if (unlink(opath) && errno != ENOENT) {
+			rc = lgfs_error_errno(LGFS_EIO, "removing %s", opath);
+			goto done;
+		}
+	}
+	if (unlink(pinpath) && errno != ENOENT)
+		rc = lgfs_error_errno(LGFS_EIO, "removing %s", pinpath);
+done:
+	lgfs_trust_pin_free(&pin);
+	free(opath);
+	free(real);
+	free(pinpath);
+	free(state);
+	return rc;
+}
+
 void lgfs_trust_pin_free(struct lgfs_trust_pin *p)
 {
 	if (!p)

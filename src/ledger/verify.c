@@ -351,8 +351,15 @@ static int check_pin(struct scan *s, const char *dir, uint64_t size)
 
 	memset(&pin, 0, sizeof(pin));
 	rc = lgfs_trust_load(&pin, dir, s->v->info.origin);
-	if (rc)
+	if (rc == LGFS_ENOTFOUND) {
+		/* No state directory at all (no HOME): nothing was pinned. */
+		lgfs_trust_pin_free(&pin);
+		return 0;
+	}
+	if (rc) {
+		lgfs_trust_pin_free(&pin);
 		return rc;
+	}
 	if (pin.origin[0] && strcmp(pin.origin, s->v->info.origin)) {
 		rc = lgfs_error_set(LGFS_ECORRUPT,
 				    "volume '%s' was %s when you last verified it and is now %s: its log was replaced; run 'ledgerfs audit %s' for details",
