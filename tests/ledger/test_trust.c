@@ -255,6 +255,27 @@ static void test_conflict(void **state)
 	expect_pin(f->vol2, NULL, "ledgerfs/b", 1, 50, 2);
 }
 
+/* Forgetting a directory's pin drops its origin and that origin's
+ * checkpoint, leaves other directories alone, and lets another origin be
+ * pinned there; forgetting nothing is fine. */
+static void test_forget(void **state)
+{
+	struct fixture *f = *state;
+	char path[256];
+
+	assert_int_equal(lgfs_trust_forget(f->vol), 0); /* nothing pinned yet */
+	save(f, f->vol, "ledgerfs/a", 5, 1, 0);
+	save(f, f->vol2, "ledgerfs/c", 7, 3, 0);
+	save(f, f->vol, "ledgerfs/b", 9, 2, LGFS_ECONFLICT);
+	assert_int_equal(lgfs_trust_forget(f->vol), 0);
+	expect_pin(f->vol, NULL, "", 0, 0, 0);
+	pin_path(path, sizeof(path), f, "origins", "ledgerfs/a");
+	assert_int_equal(access(path, F_OK), -1);
+	expect_pin(f->vol2, NULL, "ledgerfs/c", 1, 7, 3);
+	save(f, f->vol, "ledgerfs/b", 9, 2, 0);
+	expect_pin(f->vol, NULL, "ledgerfs/b", 1, 9, 2);
+}
+
 static void test_bad_files(void **state)
 {
 	struct fixture *f = *state;
@@ -434,6 +455,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_never_lower, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_same_size_other_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conflict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
