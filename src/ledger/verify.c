@@ -507,7 +507,14 @@ static void *part_main(void *arg)
 }
 
 #define MAX_PARTS 8
-#define PART_MIN 65536 /* entries: smaller logs are checked in one thread */
+/* Entries per part at least: smaller logs are checked in one thread.
+ * Tests lower it to check the links between parts on small logs. */
+static uint64_t part_min = 65536;
+
+void lgfs_vlog_set_part_min(uint64_t n)
+{
+	part_min = n ? n : 65536;
+}
 
 /* Check every entry, on all cores: each part a range; then the links
  * between the parts, then the Merkle frontier and the anchors in order. */
@@ -523,8 +530,8 @@ static int check_entries(struct scan *s, struct lgfs_log *log, uint64_t size)
 
 	if (np > MAX_PARTS)
 		np = MAX_PARTS;
-	if (np > size / PART_MIN)
-		np = size / PART_MIN ? size / PART_MIN : 1;
+	if (np > size / part_min)
+		np = size / part_min ? size / part_min : 1;
 	for (k = 0; k < np; k++) {
 		memset(&parts[k], 0, sizeof(parts[k]));
 		parts[k].s = s;

@@ -72,6 +72,10 @@ struct lgfs_cpfile {
 int lgfs_cpfile_read(struct lgfs_cpfile *out, const char *voldir);
 void lgfs_cpfile_free(struct lgfs_cpfile *f);
 
+/* For tests: the least number of entries one thread checks (0: the
+ * default, 65536), so that small logs are split over the cores too. */
+void lgfs_vlog_set_part_min(uint64_t n);
+
 /* Make room for leaf `n` (n + 1 leaves). */
 int lgfs_vlog_reserve(struct lgfs_vlog *v, uint64_t n);
 
