@@ -46,8 +46,16 @@ struct lgfs_chunks {
 			int *rcs);
 };
 
+/* Flags of the open functions (the `create` argument). */
+enum lgfs_chunks_flags {
+	LGFS_CHUNKS_CREATE = 1 << 0, /* create the directory if missing */
+	LGFS_CHUNKS_RDONLY = 1 << 1, /* read only: nothing in the store is created, locked, cut,
+				      * rewritten or indexed; the derived index is a hint, and a
+				      * miss or a damaged copy is confirmed from the packs */
+};
+
 /* Open by URI: "file:///abs/dir" or a plain directory path (created if missing
- * and `create` is set). */
+ * and LGFS_CHUNKS_CREATE is set). `create` takes enum lgfs_chunks_flags. */
 int lgfs_chunks_open(struct lgfs_chunks **out, const char *uri, int create);
 
 int lgfs_chunks_put(struct lgfs_chunks *c, const uint8_t id[32], const void *buf, size_t len);

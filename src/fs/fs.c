@@ -506,7 +506,7 @@ int lgfs_fs_open(struct lgfs_fs **out, const char *store, const char *volume, co
 		rc = -ENOMEM;
 		goto fail;
 	}
-	rc = lgfs_chunks_open(&fs->chunks, path, !fs->rdonly);
+	rc = lgfs_chunks_open(&fs->chunks, path, fs->rdonly ? LGFS_CHUNKS_RDONLY : LGFS_CHUNKS_CREATE);
 	free(path);
 	path = NULL;
 	if (rc) {

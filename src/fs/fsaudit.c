@@ -533,7 +533,7 @@ int lgfs_fsaudit_finish(struct lgfs_fsaudit *a, struct lgfs_audit_report *rep, l
 		struct content c;
 		uint64_t total = 0;
 
-		rc = lgfs_chunks_open(&chunks, path, 0);
+		rc = lgfs_chunks_open(&chunks, path, LGFS_CHUNKS_RDONLY);
 		if (rc == LGFS_ENOTFOUND) {
 			rc = 0; /* no content was ever written: fine if no version names any */
 		} else if (rc) {

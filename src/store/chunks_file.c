@@ -98,7 +98,7 @@ static int fan_fd(struct file_chunks *fc, unsigned b, int create, int *out)
 	snprintf(name, sizeof(name), "%02x", b & 0xff);
 	fd = lgfs_sys.openat(fc->rootfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (fd < 0 && errno == ENOENT && create) {
-		if (lgfs_sys.mkdirat(fc->rootfd, name, 0755) == 0) {
+		if (lgfs_sys.mkdirat(fc->rootfd, name, 0700) == 0) {
 			pthread_mutex_lock(&fc->mu);
 			fc->root_dirty = 1;
 			pthread_mutex_unlock(&fc->mu);
@@ -587,8 +587,10 @@ int lgfs_chunks_file_open(struct lgfs_chunks **out, const char *dir, int create)
 	*out = NULL;
 	if (!dir || !*dir)
 		return lgfs_error_set(LGFS_EINVAL, "empty chunk store path");
+	if (create & LGFS_CHUNKS_RDONLY)
+		create = 0; /* this layout creates nothing when it only reads */
 	if (create) {
-		rc = lgfs_sys_mkdirs(dir, 0755);
+		rc = lgfs_sys_mkdirs(dir, 0700);
 		if (rc)
 			goto out;
 	}

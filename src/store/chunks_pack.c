@@ -377,6 +377,10 @@ struct pack_chunks {
 	int packsfd;             /* packs/ */
 	int lockfd;              /* lock, flocked while this handle appends; -1 if read-only */
 	int rdonly;              /* the directory cannot be written (read-only media) */
+	int reader;              /* opened for reading (create == 0): never writes a byte of
+				  * the store, and the derived index is a hint only */
+	int truth;               /* reader: the packs were scanned whole after the index
+				  * missed or misled; the map alone decides now */
 	uint64_t roll_bytes;     /* start a new pack before passing this */
 	struct ix *ix;           /* NULL: no usable index, the map holds everything */
 	int ix_bad;              /* the index failed at runtime: no more commits */
@@ -719,15 +723,45 @@ static int pwritev_all(int fd, struct iovec *iov, int cnt, off_t off)
  * so the next open rebuilds the index. */
 static int ix_error(struct pack_chunks *pc, int mrc, const char *what)
 {
-	if (mrc == MDB_CORRUPTED || mrc == MDB_PAGE_NOTFOUND || mrc == MDB_INVALID ||
-	    mrc == MDB_VERSION_MISMATCH || mrc == MDB_BAD_TXN) {
-		int fd = lgfs_sys.openat(pc->rootfd, "index/rebuild", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (!pc->reader && (mrc == MDB_CORRUPTED || mrc == MDB_PAGE_NOTFOUND || mrc == MDB_INVALID ||
+			    mrc == MDB_VERSION_MISMATCH || mrc == MDB_BAD_TXN)) {
+		int fd = lgfs_sys.openat(pc->rootfd, "index/rebuild", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 
 		if (fd >= 0)
 			lgfs_sys.close(fd);
 	}
 	return lgfs_error_set(LGFS_EIO, "chunk index %s/index: %s: %s", pc->root, what,
 			      mdb_strerror(mrc));
+}
+
+/* A reader's view of the index: read-only, no lock file, nothing created
+ * (a missing database is no index). Nonzero if it is unusable. */
+static int ix_env_open_ro(struct ix *x, const char *path)
+{
+	MDB_txn *txn = NULL;
+	int mrc;
+
+	mrc = mdb_env_create(&x->env);
+	if (mrc)
+		return mrc;
+	mdb_env_set_maxdbs(x->env, 2);
+	mdb_env_set_mapsize(x->env, (size_t)MAP_SIZE);
+	mrc = mdb_env_open(x->env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NORDAHEAD, 0600);
+	if (!mrc)
+		mrc = mdb_txn_begin(x->env, NULL, MDB_RDONLY, &txn);
+	if (!mrc)
+		mrc = mdb_dbi_open(txn, "ids", 0, &x->ids);
+	if (!mrc)
+		mrc = mdb_dbi_open(txn, "meta", 0, &x->meta);
+	if (!mrc)
+		mrc = mdb_txn_commit(txn); /* keeps the database handles */
+	else if (txn)
+		mdb_txn_abort(txn);
+	if (mrc) {
+		mdb_env_close(x->env);
+		x->env = NULL;
+	}
+	return mrc;
 }
 
 /* Open (or create) the environment and its two databases and check the
@@ -745,7 +779,7 @@ static int ix_env_open(struct ix *x, const char *path)
 	mdb_env_set_maxreaders(x->env, 1024);
 	mdb_env_set_maxdbs(x->env, 2);
 	mdb_env_set_mapsize(x->env, (size_t)MAP_SIZE);
-	mrc = mdb_env_open(x->env, path, MDB_NOMETASYNC | MDB_NORDAHEAD, 0644);
+	mrc = mdb_env_open(x->env, path, MDB_NOMETASYNC | MDB_NORDAHEAD, 0600);
 	if (mrc)
 		goto out;
 	mdb_reader_check(x->env, NULL);
@@ -811,7 +845,7 @@ static int ix_acquire(struct pack_chunks *pc, int holder, struct ix **out)
 	if (lgfs_sys.fstatat(pc->rootfd, "index", &st, 0) != 0)
 		return 0;
 	pthread_mutex_lock(&ix_mu);
-	for (x = ix_list; x; x = x->next) {
+	for (x = pc->reader ? NULL : ix_list; x; x = x->next) {
 		if (x->dev == st.st_dev && x->ino == st.st_ino && x->pid == getpid()) {
 			x->refs++;
 			*out = x;
@@ -827,6 +861,15 @@ static int ix_acquire(struct pack_chunks *pc, int holder, struct ix **out)
 	marked = lgfs_sys.fstatat(pc->rootfd, "index/rebuild", &mk, 0) == 0;
 	if (marked && !holder)
 		goto out; /* marked for rebuild, not ours to do: scan in memory */
+	if (pc->reader) {
+		/* Never shared with a writable handle, never created. */
+		if (ix_env_open_ro(x, path) != 0)
+			goto out;
+		x->refs = 1;
+		*out = x;
+		x = NULL;
+		goto out;
+	}
 	if (marked)
 		ix_wipe(pc);
 	if (ix_env_open(x, path) != 0) {
@@ -859,6 +902,11 @@ static void ix_release(struct ix *x)
 
 	if (!x)
 		return;
+	if (x->pid == 0) { /* a reader's private view (ix_acquire) */
+		mdb_env_close(x->env);
+		free(x);
+		return;
+	}
 	pthread_mutex_lock(&ix_mu);
 	if (--x->refs == 0) {
 		for (pp = &ix_list; *pp; pp = &(*pp)->next) {
@@ -1069,7 +1117,13 @@ static int lookup(struct pack_chunks *pc, const uint8_t id[32], struct loc *l)
 		return 0;
 	if (e && loc_live(l))
 		return 1;
+	if (pc->truth)
+		return e ? 1 : 0; /* the packs were scanned whole: the map is everything */
 	rc = ix_lookup(pc, id, l);
+	if (rc < 0 && pc->reader) {
+		lgfs_error_clear(); /* a broken hint is a miss: the packs decide */
+		rc = 0;
+	}
 	if (rc == 0 && e) {
 		*l = e->loc; /* only a damaged copy is known */
 		return 1;
@@ -1187,7 +1241,7 @@ static int scan_found(struct pack_chunks *pc, const uint8_t id[32], const struct
 	pthread_rwlock_unlock(&pc->rw);
 	if (known)
 		return 0;
-	if (!e || (e->loc.flags & F_DAMAGED)) {
+	if (!pc->truth && (!e || (e->loc.flags & F_DAMAGED))) {
 		rc = ix_lookup(pc, id, &old);
 		if (rc < 0)
 			lgfs_error_clear(); /* a broken index just means: enter it */
@@ -1260,8 +1314,20 @@ static int scan_pack(struct pack_chunks *pc, uint32_t n, int cut, uint8_t *buf, 
 		rc = find_valid(pc, fd, pos + 1, size, buf, win, &next);
 		if (rc)
 			return rc;
+		if (cut && (s == OBJ_BAD_CHECK || next < size)) {
+			/* The writer never repairs evidence: a complete object that
+			 * fails its check, or invalid bytes with objects after them,
+			 * is damage, not an incomplete write. */
+			char name[24];
+
+			pack_name(name, n);
+			return lgfs_error_set(LGFS_ECORRUPT,
+					      "chunk store %s: pack %s is damaged at offset %llu (%s); nothing was cut or rewritten; run 'ledgerfs audit' on the volume for details",
+					      pc->root, name, (unsigned long long)pos,
+					      s == OBJ_BAD_CHECK ? "an object fails its check" : "bytes that are not an object, with objects after them");
+		}
 		if (next >= size) {
-			/* torn tail */
+			/* torn tail: an incomplete object, or bytes that start none */
 			if (cut) {
 				if (lgfs_sys.ftruncate(fd, (off_t)pos) != 0)
 					return lgfs_error_errno(LGFS_EIO, "cutting a torn pack tail in %s",
@@ -1421,7 +1487,7 @@ static int new_pack(struct pack_chunks *pc, uint32_t n)
 	if (rc)
 		return rc;
 	pack_name(name, n);
-	fd = lgfs_sys.openat(pc->packsfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	fd = lgfs_sys.openat(pc->packsfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return lgfs_error_errno(LGFS_EIO, "creating pack %s/packs/%s", pc->root, name);
 	pack_header(h, n);
@@ -1628,13 +1694,40 @@ static void catch_up(struct pack_chunks *pc)
 	pthread_mutex_unlock(&pc->mu);
 }
 
-/* lookup, and on a miss in a non-appending handle, catch up and retry. */
+/* A reader whose index missed or misled: scan every pack from its start
+ * into the map and let the map alone decide from now on, so that absence
+ * and damage are decided by the packs, never by the derived index (the
+ * same bytes give the same answers with the index present, missing or
+ * forged). Once per handle. */
+static void scan_whole(struct pack_chunks *pc)
+{
+	uint32_t n;
+
+	pthread_mutex_lock(&pc->mu);
+	if (!pc->truth) {
+		pthread_rwlock_wrlock(&pc->rw);
+		pc->truth = 1;
+		for (n = 0; n < pc->npacks; n++)
+			pc->packs[n].scanned = 0;
+		pthread_rwlock_unlock(&pc->rw);
+		if (scan_packs(pc, 0, 0) != 0)
+			lgfs_error_clear(); /* what could not be read stays unknown: a miss */
+	}
+	pthread_mutex_unlock(&pc->mu);
+}
+
+/* lookup, and on a miss in a non-appending handle, catch up and retry; a
+ * reader confirms a miss or a damaged copy against the packs themselves. */
 static int find(struct pack_chunks *pc, const uint8_t id[32], struct loc *l)
 {
 	int rc = lookup(pc, id, l);
 
 	if (rc == 0 && !__atomic_load_n(&pc->writer, __ATOMIC_ACQUIRE)) {
 		catch_up(pc);
+		rc = lookup(pc, id, l);
+	}
+	if (pc->reader && !pc->truth && (rc == 0 || (rc == 1 && (l->flags & F_DAMAGED)))) {
+		scan_whole(pc);
 		rc = lookup(pc, id, l);
 	}
 	return rc;
@@ -1720,6 +1813,7 @@ static int pk_get(struct lgfs_chunks *c, const uint8_t id[32], struct lgfs_buf *
 
 	lgfs_buf_reset(out);
 	lgfs_hex(hex, id, 32);
+again:
 	if ((rc = locate(pc, id, hex, &l)))
 		goto out;
 	rc = pack_fd(pc, l.pack, &fd);
@@ -1736,8 +1830,15 @@ static int pk_get(struct lgfs_chunks *c, const uint8_t id[32], struct lgfs_buf *
 		rc = lgfs_error_set(LGFS_ECORRUPT, "chunk %s: pack %08u is truncated", hex, l.pack);
 		goto out;
 	}
-	if ((rc = obj_check(hex, &l, hdr, id, &h)))
+	if ((rc = obj_check(hex, &l, hdr, id, &h))) {
+		if (pc->reader && !pc->truth) {
+			/* the index pointed elsewhere: ask the packs */
+			scan_whole(pc);
+			lgfs_error_clear();
+			goto again;
+		}
 		goto out;
+	}
 	if (h.fmt == FMT_RAW) {
 		/* straight into out: no copy */
 		if ((rc = lgfs_buf_reserve(out, h.plain ? h.plain : 1)))
@@ -2200,7 +2301,7 @@ static int make_subdirs(struct pack_chunks *pc)
 	size_t i;
 
 	for (i = 0; i < 2; i++) {
-		if (lgfs_sys.mkdirat(pc->rootfd, sub[i], 0755) == 0)
+		if (lgfs_sys.mkdirat(pc->rootfd, sub[i], 0700) == 0)
 			made = 1;
 		else if (errno == EROFS || errno == EACCES || errno == EPERM)
 			pc->rdonly = 1;
@@ -2252,13 +2353,15 @@ static int recover(struct pack_chunks *pc)
 int lgfs_chunks_pack_open(struct lgfs_chunks **out, const char *dir, int create)
 {
 	struct pack_chunks *pc = NULL;
-	int rc = 0, holder = 0;
+	int rc = 0, holder = 0, read_only = !!(create & LGFS_CHUNKS_RDONLY);
 
 	*out = NULL;
 	if (!dir || !*dir)
 		return lgfs_error_set(LGFS_EINVAL, "empty chunk store path");
+	if (create & LGFS_CHUNKS_RDONLY)
+		create = 0; /* read only: nothing is created */
 	if (create) {
-		rc = lgfs_sys_mkdirs(dir, 0755);
+		rc = lgfs_sys_mkdirs(dir, 0700);
 		if (rc)
 			goto out;
 	}
@@ -2291,7 +2394,9 @@ int lgfs_chunks_pack_open(struct lgfs_chunks **out, const char *dir, int create)
 		rc = lgfs_error_errno(LGFS_EIO, "opening chunk store %s", dir);
 		goto out;
 	}
-	rc = make_subdirs(pc);
+	/* Opened for reading: nothing is created, locked, cut or indexed. */
+	pc->reader = pc->rdonly = read_only;
+	rc = pc->reader ? 0 : make_subdirs(pc);
 	if (rc)
 		goto out;
 	pc->packsfd = lgfs_sys.openat(pc->rootfd, "packs", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
@@ -2299,8 +2404,10 @@ int lgfs_chunks_pack_open(struct lgfs_chunks **out, const char *dir, int create)
 		rc = lgfs_error_errno(LGFS_EIO, "opening %s/packs", dir);
 		goto out;
 	}
-	pc->lockfd = lgfs_sys.openat(pc->rootfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (pc->lockfd < 0 && (errno == EROFS || errno == EACCES || errno == EPERM)) {
+	pc->lockfd = pc->reader ? -1 : lgfs_sys.openat(pc->rootfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (pc->reader) {
+		/* no lock: a reader never appends */
+	} else if (pc->lockfd < 0 && (errno == EROFS || errno == EACCES || errno == EPERM)) {
 		pc->rdonly = 1; /* reads only: no repairs, no index writes */
 	} else if (pc->lockfd < 0) {
 		rc = lgfs_error_errno(LGFS_EIO, "opening %s/lock", dir);
@@ -2314,6 +2421,17 @@ int lgfs_chunks_pack_open(struct lgfs_chunks **out, const char *dir, int create)
 	if (rc)
 		goto out;
 	rc = ix_load_watermarks(pc);
+	if (rc && rc != LGFS_ENOMEM && pc->reader) {
+		/* unreadable watermarks: a reader scans every pack instead */
+		uint32_t n;
+
+		lgfs_error_clear();
+		ix_release(pc->ix);
+		pc->ix = NULL;
+		for (n = 0; n < pc->npacks; n++)
+			pc->packs[n].indexed = pc->packs[n].synced = pc->packs[n].scanned = 0;
+		rc = 0;
+	}
 	if (rc && rc != LGFS_ENOMEM && holder) {
 		/* unreadable watermarks: start the index over */
 		lgfs_error_clear();
