@@ -1326,6 +1326,18 @@ static int scan_pack(struct pack_chunks *pc, uint32_t n, int cut, uint8_t *buf, 
 					      pc->root, name, (unsigned long long)pos,
 					      s == OBJ_BAD_CHECK ? "an object fails its check" : "bytes that are not an object, with objects after them");
 		}
+		if (s == OBJ_BAD_CHECK && next >= size) {
+			/* a complete object failing its check at the end is damage
+			 * too (FORMAT.md §10): remembered as such, as in the middle */
+			(void)read_obj(pc, fd, pos, size, buf, &l, &tot, &s);
+			l.pack = n;
+			l.flags = F_DAMAGED;
+			rc = scan_found(pc, buf + 16, &l);
+			if (rc)
+				return rc;
+			pos += tot;
+			continue;
+		}
 		if (next >= size) {
 			/* torn tail: an incomplete object, or bytes that start none */
 			if (cut) {
@@ -1858,8 +1870,18 @@ again:
 		goto out;
 	}
 	if (z && (rc = obj_inflate(pc, hex, &h, z, out)))
-		goto out;
+		goto out_check;
 	rc = obj_verify(hex, id, &h, out);
+out_check:
+	if (rc == LGFS_ECORRUPT && pc->reader && !pc->truth) {
+		/* the copy the index named is damaged: another may be intact */
+		free(z);
+		z = NULL;
+		scan_whole(pc);
+		lgfs_error_clear();
+		lgfs_buf_reset(out);
+		goto again;
+	}
 out:
 	if (rc)
 		out->len = 0;

@@ -597,7 +597,9 @@ static void test_cli_own_pin_and_read_only(void **state)
 		assert_non_null(first);
 		assert_int_equal(strncmp(first, "  [rollback]", 12), 0);
 	}
-	assert_int_equal(run(out, sizeof(out), "%s status t 2>&1", bin()), 0);
+	/* status refuses the rolled-back volume too, saying why */
+	assert_int_equal(run(out, sizeof(out), "%s status t 2>&1", bin()), 1);
+	assert_non_null(strstr(out, "cut back"));
 	tree_hash(after, f->store);
 	assert_memory_equal(before, after, 32);
 	free(seg);
