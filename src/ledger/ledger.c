@@ -821,7 +821,7 @@ int lgfs_ledger_open_dir(struct lgfs_ledger **out, const char *dir, const struct
 		goto fail;
 	}
 	/* Nothing is served, applied or signed before the whole log verified. */
-	rc = lgfs_vlog_verify(&l->vl, l->log, dir);
+	rc = lgfs_vlog_verify(&l->vl, l->log, dir, l->rdonly);
 	if (rc)
 		goto fail;
 	l->info = l->vl.info;

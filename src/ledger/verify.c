@@ -268,10 +268,37 @@ out:
 
 /* Read and check every stored checkpoint: each becomes an anchor; the
  * largest one is the newest verified checkpoint. */
-static int load_checkpoints(struct scan *s, const char *dir)
+/* The size of the volume's log as it is now (a fresh read-only look). */
+static uint64_t log_size_now(const char *dir)
+{
+	struct lgfs_log *log = NULL;
+	char *logdir = NULL;
+	uint64_t n = 0;
+
+	if (asprintf(&logdir, "%s/log", dir) < 0)
+		return 0;
+	if (lgfs_log_open(&log, logdir, LGFS_LOG_RDONLY) == 0 && lgfs_log_size(log, &n) != 0)
+		n = 0;
+	if (log)
+		lgfs_log_close(log);
+	lgfs_error_clear();
+	free(logdir);
+	return n;
+}
+
+/* Read and check every stored checkpoint: each becomes an anchor; the
+ * largest one is the newest verified checkpoint. A reader's view of the log
+ * is its size at open (`size`); a writer holding the volume may have
+ * appended and signed checkpoints beyond it since. Those are left for a
+ * later open when the log, looked at again after the checkpoints were
+ * read, does hold their entries; otherwise a checkpoint beyond the log
+ * means entries were lost, and the open is refused. */
+static int load_checkpoints(struct scan *s, const char *dir, uint64_t size, int reader)
 {
 	struct lgfs_vlog *v = s->v;
 	struct lgfs_cpfile f;
+	struct lgfs_checkpoint *cps = NULL;
+	uint64_t limit = UINT64_MAX, max = 0;
 	char what[64];
 	size_t k;
 	int rc;
@@ -285,20 +312,24 @@ static int load_checkpoints(struct scan *s, const char *dir)
 				    s->name, s->name);
 		goto out;
 	}
+	cps = calloc(f.nframes ? f.nframes : 1, sizeof(*cps));
+	if (!cps) {
+		rc = lgfs_error_set(LGFS_ENOMEM, "out of memory");
+		goto out;
+	}
 	for (k = 0; k < f.nframes; k++) {
 		const char *text = (const char *)f.data + f.off[k];
 		struct lgfs_note *note = NULL;
-		struct lgfs_checkpoint cp;
 		struct lgfs_key *keys[1] = { s->founder };
 
-		if (lgfs_note_parse(&note, text, f.nlen[k]) || lgfs_checkpoint_parse(&cp, note->text, note->text_len)) {
+		if (lgfs_note_parse(&note, text, f.nlen[k]) || lgfs_checkpoint_parse(&cps[k], note->text, note->text_len)) {
 			lgfs_note_free(note);
 			rc = lgfs_error_set(LGFS_ECORRUPT,
 					    "volume '%s': checkpoint #%zu (byte %zu of the checkpoints file) cannot be parsed; run 'ledgerfs audit %s' for details",
 					    s->name, k + 1, f.off[k] - 4, s->name);
 			goto out;
 		}
-		if (strcmp(cp.origin, v->info.origin)) {
+		if (strcmp(cps[k].origin, v->info.origin)) {
 			lgfs_note_free(note);
 			rc = lgfs_error_set(LGFS_ECORRUPT,
 					    "volume '%s': checkpoint #%zu is of another volume; run 'ledgerfs audit %s' for details",
@@ -309,21 +340,29 @@ static int load_checkpoints(struct scan *s, const char *dir)
 			lgfs_note_free(note);
 			rc = lgfs_error_set(LGFS_ECORRUPT,
 					    "volume '%s': checkpoint #%zu (size %llu) is not signed by the volume's founder; run 'ledgerfs audit %s' for details",
-					    s->name, k + 1, (unsigned long long)cp.size, s->name);
+					    s->name, k + 1, (unsigned long long)cps[k].size, s->name);
 			goto out;
 		}
 		lgfs_note_free(note);
+		if (cps[k].size > max)
+			max = cps[k].size;
+	}
+	if (reader && max > size && log_size_now(dir) >= max)
+		limit = size;
+	for (k = 0; k < f.nframes; k++) {
+		if (cps[k].size > limit)
+			continue; /* signed by a live writer after this reader's view */
 		snprintf(what, sizeof(what), "checkpoint #%zu", k + 1);
-		if ((rc = anchor_add(s, cp.size, cp.root, what)))
+		if ((rc = anchor_add(s, cps[k].size, cps[k].root, what)))
 			goto out;
-		if (!v->cp_note || cp.size >= v->cp_size) {
+		if (!v->cp_note || cps[k].size >= v->cp_size) {
 			free(v->cp_note);
-			v->cp_note = strndup(text, f.nlen[k]);
+			v->cp_note = strndup((const char *)f.data + f.off[k], f.nlen[k]);
 			if (!v->cp_note) {
 				rc = lgfs_error_set(LGFS_ENOMEM, "out of memory");
 				goto out;
 			}
-			v->cp_size = cp.size;
+			v->cp_size = cps[k].size;
 		}
 	}
 	v->cp_valid_end = (off_t)f.valid_end;
@@ -339,6 +378,7 @@ static int load_checkpoints(struct scan *s, const char *dir)
 				    "volume '%s': the checkpoints file holds no checkpoint (every volume has one from its creation); run 'ledgerfs audit %s' for details",
 				    s->name, s->name);
 out:
+	free(cps);
 	lgfs_cpfile_free(&f);
 	return rc;
 }
@@ -579,7 +619,7 @@ static int genesis_first(struct scan *s, struct lgfs_log *log)
 	return rc;
 }
 
-int lgfs_vlog_verify(struct lgfs_vlog *v, struct lgfs_log *log, const char *dir)
+int lgfs_vlog_verify(struct lgfs_vlog *v, struct lgfs_log *log, const char *dir, int reader)
 {
 	struct scan s;
 	char name[LGFS_VOLUME_NAME_MAX + 2];
@@ -608,7 +648,8 @@ int lgfs_vlog_verify(struct lgfs_vlog *v, struct lgfs_log *log, const char *dir)
 				    name, name);
 		goto out;
 	}
-	if ((rc = genesis_first(&s, log)) || (rc = load_checkpoints(&s, dir)) || (rc = check_pin(&s, dir, size)))
+	if ((rc = genesis_first(&s, log)) || (rc = load_checkpoints(&s, dir, size, reader)) ||
+	    (rc = check_pin(&s, dir, size)))
 		goto out;
 	qsort(s.anchors, s.nanchors, sizeof(*s.anchors), anchor_cmp);
 	if (s.nanchors && s.anchors[s.nanchors - 1].size > size) {

@@ -46,8 +46,10 @@ struct lgfs_vlog {
 
 /* Verify the log of the volume in `dir` (opened as `log`). On success *out
  * describes it (free with lgfs_vlog_free()). `log->torn_bytes` is left for
- * the caller; a torn frame that a checkpoint covered is refused here. */
-int lgfs_vlog_verify(struct lgfs_vlog *out, struct lgfs_log *log, const char *dir);
+ * the caller; a torn frame that a checkpoint covered is refused here.
+ * `reader`: opened read-only, so a writer may be appending meanwhile (its
+ * checkpoints beyond this view of the log are left for a later open). */
+int lgfs_vlog_verify(struct lgfs_vlog *out, struct lgfs_log *log, const char *dir, int reader);
 void lgfs_vlog_free(struct lgfs_vlog *v);
 
 /* Is the part of a checkpoints file after its last complete frame (p, r
