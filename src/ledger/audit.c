@@ -589,7 +589,8 @@ static void cp_prepare(struct audit *a)
 		}
 		lgfs_note_free(n);
 	}
-	qsort(a->cps, a->ncps, sizeof(*a->cps), cp_size_cmp);
+	if (a->ncps)
+		qsort(a->cps, a->ncps, sizeof(*a->cps), cp_size_cmp);
 }
 
 /* After the walk: signatures, origins, and checkpoints beyond the log. */

@@ -1569,7 +1569,8 @@ int lgfs_volume_list(const char *store, lgfs_volume_cb cb, void *arg)
 		}
 		n++;
 	}
-	qsort(names, n, sizeof(*names), name_cmp);
+	if (n)
+		qsort(names, n, sizeof(*names), name_cmp);
 	for (i = 0; i < n && !rc; i++)
 		rc = cb(arg, names[i]);
 out:

@@ -651,7 +651,8 @@ int lgfs_vlog_verify(struct lgfs_vlog *v, struct lgfs_log *log, const char *dir,
 	if ((rc = genesis_first(&s, log)) || (rc = load_checkpoints(&s, dir, size, reader)) ||
 	    (rc = check_pin(&s, dir, size)))
 		goto out;
-	qsort(s.anchors, s.nanchors, sizeof(*s.anchors), anchor_cmp);
+	if (s.nanchors)
+		qsort(s.anchors, s.nanchors, sizeof(*s.anchors), anchor_cmp);
 	if (s.nanchors && s.anchors[s.nanchors - 1].size > size) {
 		rc = lgfs_error_set(LGFS_ECORRUPT,
 				    "volume '%s': the log has %llu entries but %s covers %llu: entries were lost or cut off; nothing was repaired; run 'ledgerfs audit %s' for details",
