@@ -85,7 +85,9 @@ static int replay_cb(void *arg, const struct lgfs_ledger_entry *e)
 	MDB_txn *child = NULL;
 	int rc;
 
-	if (e->rec) {
+	if (e->rec && e->rec->op == LGFS_OP_NOTE) {
+		stamp_of(rp->stamp, e->rec); /* changes no state: no transaction to spend on it */
+	} else if (e->rec) {
 		/* A nested transaction per record: a record the state refuses
 		 * (only a foreign or damaged log has one; audit reports it) is
 		 * skipped whole. */

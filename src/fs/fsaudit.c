@@ -121,6 +121,8 @@ int lgfs_fsaudit_entry(void *arg, struct lgfs_audit_report *rep, const struct lg
 	a->applied = e->index + 1;
 	if (!e->rec)
 		return 0; /* never for a passed entry: a withheld record is a ledger finding, not handed on */
+	if (e->rec->op == LGFS_OP_NOTE)
+		return 0; /* changes no state: no transaction to spend on it */
 	if (mdb_txn_begin(a->replay->env, a->t, 0, &child)) {
 		a->failed = 1;
 		return lgfs_error_set(LGFS_EIO, "replay index: cannot begin a transaction");
