@@ -1254,6 +1254,22 @@ static int scan_found(struct pack_chunks *pc, const uint8_t id[32], const struct
 	return rc;
 }
 
+/* Remember the well-formed object at pos of pack n, whose check failed, as
+ * damaged (its reads fail naming it); *tot gets its length. Caller holds mu. */
+static int scan_damaged(struct pack_chunks *pc, int fd, uint32_t n, uint64_t pos, uint64_t size, uint8_t *buf,
+			uint64_t *tot)
+{
+	enum obj_state st;
+	struct loc l;
+	int rc = read_obj(pc, fd, pos, size, buf, &l, tot, &st);
+
+	if (rc)
+		return rc;
+	l.pack = n;
+	l.flags = F_DAMAGED;
+	return scan_found(pc, buf + 16, &l);
+}
+
 /* Scan pack n from what is known of it to its end; see the tail rules at
  * the top. `cut`: this handle holds the store lock and may repair (cut torn
  * tails, write a missing pack header). Caller holds mu. */
@@ -1329,11 +1345,7 @@ static int scan_pack(struct pack_chunks *pc, uint32_t n, int cut, uint8_t *buf, 
 		if (s == OBJ_BAD_CHECK && next >= size) {
 			/* a complete object failing its check at the end is damage
 			 * too (FORMAT.md §10): remembered as such, as in the middle */
-			(void)read_obj(pc, fd, pos, size, buf, &l, &tot, &s);
-			l.pack = n;
-			l.flags = F_DAMAGED;
-			rc = scan_found(pc, buf + 16, &l);
-			if (rc)
+			if ((rc = scan_damaged(pc, fd, n, pos, size, buf, &tot)))
 				return rc;
 			pos += tot;
 			continue;
@@ -1350,14 +1362,8 @@ static int scan_pack(struct pack_chunks *pc, uint32_t n, int cut, uint8_t *buf, 
 		}
 		/* damage in the middle: remember an identifiable object as
 		 * damaged, skip to the next valid one */
-		if (s == OBJ_BAD_CHECK) {
-			(void)read_obj(pc, fd, pos, size, buf, &l, &tot, &s);
-			l.pack = n;
-			l.flags = F_DAMAGED;
-			rc = scan_found(pc, buf + 16, &l);
-			if (rc)
-				return rc;
-		}
+		if (s == OBJ_BAD_CHECK && (rc = scan_damaged(pc, fd, n, pos, size, buf, &tot)))
+			return rc;
 		pos = next;
 	}
 	if (pos > p->scanned)
