@@ -85,6 +85,7 @@ int lgfs_ofile_get(struct lgfs_fs *fs, const struct lgfs_inode *in, struct ofile
 		}
 		of->ino = in->ino;
 		pthread_mutex_init(&of->mu, NULL);
+		pthread_mutex_init(&of->snap_mu, NULL);
 		of->sfd = -1;
 		ofile_load(of, in);
 		of->hnext = fs->ofiles[bucket(in->ino)];
@@ -105,6 +106,7 @@ static void ofile_free(struct ofile *of)
 	lgfs_manifest_reader_free(of->reader);
 	free(of->ext);
 	pthread_mutex_destroy(&of->mu);
+	pthread_mutex_destroy(&of->snap_mu);
 	free(of);
 }
 
@@ -433,7 +435,44 @@ static void stream_start(struct lgfs_fs *fs, struct ofile *of)
 
 /* ---- versions ---- */
 
+void lgfs_ofile_attrs(const struct ofile *of, uint64_t *size, uint64_t *blocks, int64_t *mtime)
+{
+	uint64_t stored;
+	size_t i;
+
+	*size = of->size;
+	*mtime = of->dirty ? of->mtime : 0;
+	/* stored bytes: the visible part of the last version, plus staged ranges */
+	stored = of->allocated < of->base_limit ? of->allocated : of->base_limit;
+	for (i = 0; i < of->next; i++)
+		stored += of->ext[i].e - of->ext[i].s;
+	if (of->stream)
+		stored = of->size;
+	*blocks = ((stored < of->size ? stored : of->size) + 511) / 512;
+}
+
+static int ofile_commit(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struct ofile *of, uint16_t op);
+
+/* Building a version may take long (hashing a large file) with of->mu held:
+ * stat reads the attributes as they were when it began (see struct ofile). */
 int lgfs_ofile_commit(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struct ofile *of, uint16_t op)
+{
+	int rc;
+
+	if (of->werr || (op == LGFS_OP_WRITE && !of->dirty) || fs->rdonly)
+		return ofile_commit(fs, ctx, of, op);
+	pthread_mutex_lock(&of->snap_mu);
+	lgfs_ofile_attrs(of, &of->snap_size, &of->snap_blocks, &of->snap_mtime);
+	of->committing = 1;
+	pthread_mutex_unlock(&of->snap_mu);
+	rc = ofile_commit(fs, ctx, of, op);
+	pthread_mutex_lock(&of->snap_mu);
+	of->committing = 0;
+	pthread_mutex_unlock(&of->snap_mu);
+	return rc;
+}
+
+static int ofile_commit(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struct ofile *of, uint16_t op)
 {
 	struct lgfs_chunk_writer *w = NULL;
 	struct lgfs_record r;

@@ -758,21 +758,32 @@ void lgfs_fs_fill_stat(struct lgfs_fs *fs, const struct lgfs_inode *in, struct l
 			/* The open file's size is current even when the inode read
 			 * above predates a version committed meanwhile: a size that
 			 * went backwards would misplace O_APPEND writes. */
-			uint64_t stored;
-			size_t i;
+			uint64_t size, blocks;
+			int64_t mtime;
+			int snap = 0;
 
-			pthread_mutex_lock(&of->mu);
-			st->size = of->size;
-			if (of->dirty)
-				st->mtime = of->mtime;
-			/* stored bytes: the visible part of the last version, plus staged ranges */
-			stored = of->allocated < of->base_limit ? of->allocated : of->base_limit;
-			for (i = 0; i < of->next; i++)
-				stored += of->ext[i].e - of->ext[i].s;
-			if (of->stream)
-				stored = of->size;
-			st->blocks = ((stored < of->size ? stored : of->size) + 511) / 512;
-			pthread_mutex_unlock(&of->mu);
+			if (pthread_mutex_trylock(&of->mu) != 0) {
+				/* busy: when it is building a version, its attributes
+				 * were taken as it began; else wait (a write in flight
+				 * must be seen) */
+				pthread_mutex_lock(&of->snap_mu);
+				if ((snap = of->committing)) {
+					size = of->snap_size;
+					blocks = of->snap_blocks;
+					mtime = of->snap_mtime;
+				}
+				pthread_mutex_unlock(&of->snap_mu);
+				if (!snap)
+					pthread_mutex_lock(&of->mu);
+			}
+			if (!snap) {
+				lgfs_ofile_attrs(of, &size, &blocks, &mtime);
+				pthread_mutex_unlock(&of->mu);
+			}
+			st->size = size;
+			st->blocks = blocks;
+			if (mtime)
+				st->mtime = mtime;
 			lgfs_ofile_put(fs, of);
 			return;
 		} else {

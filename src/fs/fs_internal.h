@@ -50,6 +50,13 @@ struct ofile {
 	int base_pending;            /* base is that manifest, not a committed version */
 	uint8_t pending_sha[32];     /* its whole-content SHA-256 */
 	int werr;                    /* -errno: staged writes were lost; every later write, close, fsync fails */
+	/* While a version is built (mu held, possibly for long: hashing a
+	 * large file), stat must not wait: it reads these, taken when the build
+	 * began. Nothing else changes the file meanwhile (writers wait for mu). */
+	pthread_mutex_t snap_mu;     /* guards the four below */
+	int committing;              /* a version of it is being built */
+	uint64_t snap_size, snap_blocks;
+	int64_t snap_mtime;          /* 0: the inode's own */
 	struct ofile *hnext;         /* hash chain */
 };
 
@@ -97,6 +104,9 @@ void lgfs_fs_fill_stat(struct lgfs_fs *fs, const struct lgfs_inode *in, struct l
 struct ofile *lgfs_ofile_find(struct lgfs_fs *fs, uint64_t ino);      /* borrowed, of_mu held by caller */
 int lgfs_ofile_get(struct lgfs_fs *fs, const struct lgfs_inode *in, struct ofile **out); /* refs++ */
 void lgfs_ofile_put(struct lgfs_fs *fs, struct ofile *of);            /* refs-- */
+/* An open file's size, 512-byte blocks stored and, when it has staged
+ * changes, the time of the last one (else 0); of->mu held. */
+void lgfs_ofile_attrs(const struct ofile *of, uint64_t *size, uint64_t *blocks, int64_t *mtime);
 /* Make staged changes a version (op: write or truncate); of->mu held. */
 int lgfs_ofile_commit(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struct ofile *of, uint16_t op);
 /* Truncate to size and commit; of->mu held. */
