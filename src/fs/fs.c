@@ -450,6 +450,18 @@ static int open_index_writer(struct lgfs_fs *fs, const char *dir)
 	return applied < size ? replay(fs->ledger, fs->index, applied, size) : 0;
 }
 
+/* 1 if a writer (a mount, a put) holds the volume now. */
+static int volume_busy(const char *voldir)
+{
+	char *logdir = join(voldir, "log");
+	int rc = logdir ? lgfs_log_file_busy(logdir) : 1;
+
+	free(logdir);
+	if (rc < 0)
+		lgfs_error_clear();
+	return rc != 0;
+}
+
 /* A reader never writes the store: the shared index read-only when it is
  * trusted and exactly in step, else a private verified replay. */
 static int open_index_reader(struct lgfs_fs *fs, const char *dir)
@@ -459,7 +471,9 @@ static int open_index_reader(struct lgfs_fs *fs, const char *dir)
 	uint8_t d[32];
 	int rc;
 
-	if (st == IDX_EXACT && digest_matches(fs->voldir, dir))
+	/* Read without a lock file, the shared index must not change under the
+	 * reader: not while a writer holds the volume. */
+	if (st == IDX_EXACT && !volume_busy(fs->voldir) && digest_matches(fs->voldir, dir))
 		return lgfs_index_open(&fs->index, dir, 1);
 	if ((rc = private_replay(fs, &fs->index, &fs->private_index)))
 		return rc;
