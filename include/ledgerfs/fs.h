@@ -26,6 +26,9 @@ struct lgfs_fs;
 
 enum lgfs_fs_flags {
 	LGFS_FS_RDONLY = 1 << 0, /* no key needed; every change is EROFS */
+	LGFS_FS_PRIVATE = 1 << 1, /* with RDONLY, for long-lived readers (a read-only mount): always
+				   * a private verified replay, never the shared index, which a
+				   * writer starting later would change under the reader */
 };
 
 /* Who asks: the acting identity recorded in every record. */

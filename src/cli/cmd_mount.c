@@ -71,7 +71,7 @@ static const char *shown(const char *path, char *buf, size_t cap)
 static int open_volume(struct lgfs_fs **out, const char *store, const char *volume, const struct lgfs_key *key,
 		       int rdonly, char *msg, size_t cap)
 {
-	int rc = lgfs_fs_open(out, store, volume, key, rdonly ? LGFS_FS_RDONLY : 0);
+	int rc = lgfs_fs_open(out, store, volume, key, rdonly ? LGFS_FS_RDONLY | LGFS_FS_PRIVATE : 0);
 	char esc[512];
 
 	if (rc == -EBUSY)

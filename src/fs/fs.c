@@ -473,7 +473,7 @@ static int open_index_reader(struct lgfs_fs *fs, const char *dir)
 
 	/* Read without a lock file, the shared index must not change under the
 	 * reader: not while a writer holds the volume. */
-	if (st == IDX_EXACT && !volume_busy(fs->voldir) && digest_matches(fs->voldir, dir))
+	if (st == IDX_EXACT && !fs->private_only && !volume_busy(fs->voldir) && digest_matches(fs->voldir, dir))
 		return lgfs_index_open(&fs->index, dir, 1);
 	if ((rc = private_replay(fs, &fs->index, &fs->private_index)))
 		return rc;
@@ -507,6 +507,7 @@ int lgfs_fs_open(struct lgfs_fs **out, const char *store, const char *volume, co
 	pthread_mutex_init(&fs->mu, NULL);
 	pthread_mutex_init(&fs->of_mu, NULL);
 	fs->rdonly = !!(flags & LGFS_FS_RDONLY);
+	fs->private_only = fs->rdonly && (flags & LGFS_FS_PRIVATE);
 	rc = lgfs_ledger_open(&fs->ledger, store, volume, fs->rdonly ? NULL : key,
 			      fs->rdonly ? LGFS_LEDGER_RDONLY : 0);
 	if (rc) {

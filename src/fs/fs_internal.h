@@ -77,6 +77,7 @@ struct dirh {
 struct lgfs_fs {
 	char *voldir;
 	int rdonly;
+	int private_only;            /* LGFS_FS_PRIVATE: never read the shared index */
 	struct lgfs_ledger *ledger;
 	struct lgfs_chunks *chunks;
 	struct lgfs_index *index;
