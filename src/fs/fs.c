@@ -443,7 +443,15 @@ static int open_index_writer(struct lgfs_fs *fs, const char *dir)
 	/* The index changes from now on: its digest holds again only after a
 	 * clean close. */
 	digest_store(fs->voldir, NULL);
-	if ((rc = lgfs_index_open(&fs->index, dir, 0)))
+	rc = lgfs_index_open(&fs->index, dir, 0);
+	if (rc && !trusted && rc != -ENOMEM && rc != -ENOSPC) {
+		/* An index that cannot even be opened is a damaged cache, not
+		 * evidence: start it over from the verified log. */
+		lgfs_error_clear();
+		remove_private(dir);
+		rc = lgfs_index_open(&fs->index, dir, 0);
+	}
+	if (rc)
 		return rc;
 	if (!trusted)
 		return replay(fs->ledger, fs->index, 0, size);

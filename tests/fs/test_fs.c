@@ -686,6 +686,25 @@ static void test_rebuild_and_index_tamper(void **state)
 	assert_int_equal(lgfs_fs_open(&f->fs, f->dir, "v", f->key, 0), 0);
 	assert_int_equal(lgfs_fs_resolve(f->fs, "/a/b/c.txt", &ino), 0);
 	assert_int_equal(audit_findings(f, NULL, 0), 0);
+	/* an index file that is not an LMDB file at all: a damaged cache,
+	 * nothing to report; readers replay privately, a writer starts over */
+	assert_int_equal(lgfs_fs_close(f->fs), 0);
+	f->fs = NULL;
+	snprintf(path, sizeof(path), "%s/volumes/v/index/data.mdb", f->dir);
+	{
+		FILE *fp = fopen(path, "w");
+
+		assert_non_null(fp);
+		fputs("not an index", fp);
+		assert_int_equal(fclose(fp), 0);
+	}
+	assert_int_equal(audit_findings(f, NULL, 0), 0);
+	assert_int_equal(lgfs_fs_open(&ro, f->dir, "v", NULL, LGFS_FS_RDONLY), 0);
+	assert_int_equal(lgfs_fs_resolve(ro, "/a/b/c.txt", &ino), 0);
+	lgfs_fs_close(ro);
+	assert_int_equal(lgfs_fs_open(&f->fs, f->dir, "v", f->key, 0), 0);
+	assert_int_equal(lgfs_fs_resolve(f->fs, "/a/b/c.txt", &ino), 0);
+	assert_int_equal(audit_findings(f, NULL, 0), 0);
 }
 
 int main(void)
