@@ -52,7 +52,8 @@ int lgfs_fs_open(struct lgfs_fs **out, const char *store, const char *volume, co
 		 int flags);
 /* Commit every written open file, make everything durable, close. */
 int lgfs_fs_close(struct lgfs_fs *fs);
-/* Rebuild a volume's index from its log (the volume must not be mounted).
+/* Rebuild a volume's index from its verified log (the volume must not be
+ * mounted: the caller holds the writer's lock, as `ledgerfs rebuild` does).
  * *entries gets the number of log entries replayed. */
 int lgfs_fs_rebuild(const char *store, const char *volume, uint64_t *entries);
 

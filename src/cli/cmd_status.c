@@ -138,8 +138,10 @@ int cmd_rebuild(int argc, char **argv)
 		free(dir);
 		return cli_fail_lib("rebuild");
 	}
-	/* Hold the writer's lock so no mount changes the volume meanwhile. */
-	rc = lgfs_log_open(&lock, logdir, 0);
+	/* Hold the writer's lock so no mount changes the volume meanwhile;
+	 * leave a torn log tail alone (only a writer that verified the log may
+	 * cut it). */
+	rc = lgfs_log_open(&lock, logdir, LGFS_LOG_KEEP_TORN);
 	if (rc == LGFS_EBUSY)
 		rc = cli_fail("%s is in use (mounted?): unmount it first", argv[optind]);
 	else if (rc)

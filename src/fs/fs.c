@@ -614,7 +614,7 @@ int lgfs_fs_rebuild(const char *store, const char *volume, uint64_t *entries)
 {
 	struct lgfs_ledger *l = NULL;
 	struct lgfs_index *x = NULL;
-	char *path = NULL, *path_log = NULL, *voldir = NULL;
+	char *path = NULL, *voldir = NULL;
 	uint8_t d[32];
 	int rc;
 
@@ -627,16 +627,7 @@ int lgfs_fs_rebuild(const char *store, const char *volume, uint64_t *entries)
 		rc = -ENOMEM;
 		goto out;
 	}
-	path_log = join(lgfs_ledger_dir(l), "log");
-	if (!path_log) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (lgfs_log_file_busy(path_log) == 1) {
-		lgfs_error_set(LGFS_EBUSY, "volume '%s' is mounted: unmount it first", volume);
-		rc = -EBUSY;
-		goto out;
-	}
+	/* The caller holds the writer's lock (see fs.h): no mount meanwhile. */
 	voldir = realpath(lgfs_ledger_dir(l), NULL);
 	if (voldir)
 		digest_store(voldir, NULL);
@@ -649,7 +640,6 @@ int lgfs_fs_rebuild(const char *store, const char *volume, uint64_t *entries)
 	if (!rc && voldir && index_file_digest(path, d) == 0)
 		digest_store(voldir, d);
 out:
-	free(path_log);
 	free(voldir);
 	lgfs_index_close(x);
 	lgfs_ledger_close(l);

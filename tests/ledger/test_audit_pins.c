@@ -562,6 +562,27 @@ static void test_cli_trusted(void **state)
 /* The user's own pin: a clean audit saves it (outside the store), a later
  * rollback is found by the next audit; audit, status and checkpoint leave
  * every file of the store as it was. */
+/* `ledgerfs rebuild` works (it holds the writer's lock itself), is refused
+ * while a writer holds the volume, and leaves an index that audits clean and
+ * that readers trust. */
+static void test_cli_rebuild(void **state)
+{
+	struct fixture *f = *state;
+	char out[16384];
+
+	cli_volume(f);
+	assert_int_equal(run(out, sizeof(out), "echo three | %s put t /c - 2>/dev/null", bin()), 0);
+	assert_int_equal(run(out, sizeof(out), "%s rebuild t 2>&1", bin()), 0);
+	assert_non_null(strstr(out, "rebuilt the index"));
+	assert_int_equal(run(out, sizeof(out), "%s audit t 2>&1", bin()), 0);
+	assert_non_null(strstr(out, "compared with the log"));
+	assert_int_equal(run(out, sizeof(out), "%s get t /c", bin()), 0);
+	assert_string_equal(out, "three\n");
+	/* a writer holds the lock: refused */
+	assert_int_equal(run(out, sizeof(out), "flock %s/volumes/t/log/lock %s rebuild t 2>&1", f->store, bin()), 1);
+	assert_non_null(strstr(out, "in use"));
+}
+
 static void test_cli_own_pin_and_read_only(void **state)
 {
 	struct fixture *f = *state;
@@ -761,6 +782,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_genesis_name_is_dir_name, setup, teardown),
 		cmocka_unit_test(test_pin_finding_survives_many),
 		cmocka_unit_test_setup_teardown(test_cli_trusted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cli_rebuild, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cli_own_pin_and_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cli_consistency, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cli_headline_is_damaged_entry, setup, teardown),
