@@ -44,6 +44,8 @@ int lgfs_escape_buf(struct lgfs_buf *b, const void *name, size_t len);
  * 0 when the bytes at p do not start one (overlong forms, surrogates and code
  * points above U+10FFFF are invalid). */
 size_t lgfs_utf8_len(const void *p, size_t n);
+/* Code point of the valid k-byte UTF-8 sequence at s (k from lgfs_utf8_len). */
+uint32_t lgfs_utf8_cp(const void *s, size_t k);
 
 /* For the valid k-byte character at p (k from lgfs_utf8_len): 1 if it may
  * be printed raw, 0 if it is one of the characters escaped above (a control,

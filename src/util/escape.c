@@ -54,9 +54,9 @@ int lgfs_utf8_valid(const void *s, size_t len)
 	return 1;
 }
 
-/* Code point of the valid k-byte sequence at p. */
-static uint32_t utf8_cp(const uint8_t *p, size_t k)
+uint32_t lgfs_utf8_cp(const void *s, size_t k)
 {
+	const uint8_t *p = s;
 	static const uint8_t lead_mask[5] = { 0, 0x7f, 0x1f, 0x0f, 0x07 };
 	uint32_t cp = p[0] & lead_mask[k];
 	size_t j;
@@ -78,7 +78,7 @@ static int cp_unsafe(uint32_t cp)
 
 int lgfs_utf8_printable(const void *p, size_t k)
 {
-	return !cp_unsafe(utf8_cp(p, k));
+	return !cp_unsafe(lgfs_utf8_cp(p, k));
 }
 
 /*

@@ -12,18 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-/* Code point of the valid k-byte UTF-8 sequence at p. */
-static uint32_t utf8_cp(const uint8_t *p, size_t k)
-{
-	static const uint8_t lead_mask[5] = { 0, 0x7f, 0x1f, 0x0f, 0x07 };
-	uint32_t cp = p[0] & lead_mask[k];
-	size_t j;
-
-	for (j = 1; j < k; j++)
-		cp = cp << 6 | (p[j] & 0x3f);
-	return cp;
-}
-
 int lgfs_json_str(struct lgfs_buf *b, const void *s, size_t n)
 {
 	const uint8_t *p = s;
@@ -48,7 +36,7 @@ int lgfs_json_str(struct lgfs_buf *b, const void *s, size_t n)
 		 * controls, separators, bidirectional controls): a terminal
 		 * showing the JSON would act on them; the escape decodes to the
 		 * same character, so the value is unchanged. */
-		cp = utf8_cp(p + i, k);
+		cp = lgfs_utf8_cp(p + i, k);
 		if (cp == '"' || cp == '\\') {
 			lgfs_buf_put_u8(b, '\\');
 			lgfs_buf_put_u8(b, (uint8_t)cp);
