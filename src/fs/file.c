@@ -459,8 +459,6 @@ int lgfs_ofile_commit(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struct 
 {
 	int rc;
 
-	if (of->werr || (op == LGFS_OP_WRITE && !of->dirty) || fs->rdonly)
-		return ofile_commit(fs, ctx, of, op);
 	pthread_mutex_lock(&of->snap_mu);
 	lgfs_ofile_attrs(of, &of->snap_size, &of->snap_blocks, &of->snap_mtime);
 	of->committing = 1;

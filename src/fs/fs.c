@@ -66,8 +66,7 @@ int64_t lgfs_fs_now(void)
  * record) so that an index of another history is recognised. */
 static void stamp_of(uint8_t out[32], const struct lgfs_record *r)
 {
-	memset(out, 0, 32);
-	memcpy(out, r->salt, LGFS_SALT_LEN);
+	lgfs_index_stamp(out, r->salt, LGFS_SALT_LEN);
 }
 
 struct replay {
@@ -159,10 +158,7 @@ static int stamp_cb(void *arg, const struct lgfs_ledger_entry *e)
 {
 	struct stamp_probe *p = arg;
 
-	if (e->rec)
-		stamp_of(p->stamp, e->rec);
-	else
-		memset(p->stamp, 0, 32);
+	lgfs_index_stamp(p->stamp, e->record, e->record_len);
 	return 0;
 }
 

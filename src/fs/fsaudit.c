@@ -425,16 +425,12 @@ struct stamp_probe {
 	int found;
 };
 
-/* The stamp an index reflecting the log up to this entry carries (fs.c's
- * stamp_of): the record's salt, zeros when its plaintext is absent. */
+/* The stamp an index reflecting the log up to this entry carries. */
 static int stamp_cb(void *arg, const struct lgfs_log_entry *e)
 {
 	struct stamp_probe *p = arg;
-	struct lgfs_record r;
 
-	memset(p->stamp, 0, sizeof(p->stamp));
-	if (e->record_len && lgfs_record_decode(&r, e->record, e->record_len) == 0)
-		memcpy(p->stamp, r.salt, LGFS_SALT_LEN);
+	lgfs_index_stamp(p->stamp, e->record, e->record_len);
 	p->found = 1;
 	return 0;
 }

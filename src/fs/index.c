@@ -128,6 +128,13 @@ int lgfs_index_clear(struct lgfs_index *x, MDB_txn *t)
 	return 0;
 }
 
+void lgfs_index_stamp(uint8_t out[32], const uint8_t *record, size_t len)
+{
+	memset(out, 0, 32);
+	if (record && len >= 16)
+		memcpy(out, record, 16);
+}
+
 int lgfs_index_applied(struct lgfs_index *x, MDB_txn *t, uint64_t *applied, uint8_t last[32])
 {
 	MDB_val k = { 7, "applied" }, v;

@@ -65,6 +65,10 @@ int lgfs_index_commit(MDB_txn *t);
 /* Empty every database (before a rebuild). */
 int lgfs_index_clear(struct lgfs_index *x, MDB_txn *t);
 
+/* The stamp (`last` below) of an index that reflects the log up to a record
+ * whose bytes are `record` (len 0: its plaintext is absent): the record's
+ * salt, its first 16 bytes, unique per record; zeros without a record. */
+void lgfs_index_stamp(uint8_t out[32], const uint8_t *record, size_t len);
 int lgfs_index_applied(struct lgfs_index *x, MDB_txn *t, uint64_t *applied, uint8_t last[32]);
 int lgfs_index_set_applied(struct lgfs_index *x, MDB_txn *t, uint64_t applied, const uint8_t last[32]);
 

@@ -532,7 +532,7 @@ static int cp_size_cmp(const void *x, const void *y)
 }
 
 /* Read the checkpoints file frame by frame (FORMAT.md: u32 length, note,
- * u32 length). Unlike lgfs_checkpoints_each(), which serves writers, what
+ * u32 length) with lgfs_cpfile_read(). Unlike lgfs_checkpoints_each(), what
  * follows the last complete frame is kept: after the walk (the origin
  * known) it is judged torn or damaged. A missing file is a finding: every
  * volume has one from its creation. */

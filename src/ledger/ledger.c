@@ -209,46 +209,6 @@ static int fsync_dir(const char *dir)
 
 /* ---- checkpoints file: frames of u32 BE length | note | u32 BE length ---- */
 
-/* Scan the checkpoints file; call cb for each complete frame; *valid_end
- * gets the offset after the last complete frame. */
-static int cp_scan(int fd, lgfs_checkpoint_cb cb, void *arg, off_t *valid_end)
-{
-	struct stat st;
-	uint8_t *data = NULL;
-	size_t off = 0, len;
-	int rc = 0;
-
-	*valid_end = 0;
-	if (fstat(fd, &st))
-		return lgfs_error_errno(LGFS_EIO, "reading checkpoints");
-	len = (size_t)st.st_size;
-	if (len == 0)
-		return 0;
-	data = malloc(len);
-	if (!data)
-		return lgfs_error_set(LGFS_ENOMEM, "out of memory reading checkpoints");
-	if (pread(fd, data, len, 0) != (ssize_t)len) {
-		rc = lgfs_error_errno(LGFS_EIO, "reading checkpoints");
-		goto out;
-	}
-	while (len - off >= 8) {
-		uint32_t n = lgfs_be32_get(data + off);
-
-		if (n == 0 || n > LGFS_NOTE_MAX || len - off - 8 < n || lgfs_be32_get(data + off + 4 + n) != n)
-			break;
-		if (cb) {
-			rc = cb(arg, (const char *)data + off + 4, n);
-			if (rc)
-				goto out;
-		}
-		off += 8 + (size_t)n;
-	}
-	*valid_end = (off_t)off;
-out:
-	free(data);
-	return rc;
-}
-
 /* Read the last frame cheaply through its trailing length. */
 static int cp_latest(int fd, char **out)
 {
@@ -299,20 +259,16 @@ static int cp_append(int fd, const char *note, int sync)
 	return rc;
 }
 
+/* The complete frames, as the verified open reads them (verify.c). */
 int lgfs_checkpoints_each(const char *voldir, lgfs_checkpoint_cb cb, void *arg)
 {
-	char *path = path_join(voldir, "checkpoints");
-	off_t end;
-	int fd, rc;
+	struct lgfs_cpfile f;
+	size_t k;
+	int rc = lgfs_cpfile_read(&f, voldir);
 
-	if (!path)
-		return lgfs_error_set(LGFS_ENOMEM, "out of memory");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	free(path);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : lgfs_error_errno(LGFS_EIO, "opening checkpoints");
-	rc = cp_scan(fd, cb, arg, &end);
-	close(fd);
+	for (k = 0; !rc && k < f.nframes; k++)
+		rc = cb(arg, (const char *)f.data + f.off[k], f.nlen[k]);
+	lgfs_cpfile_free(&f);
 	return rc;
 }
 
