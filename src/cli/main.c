@@ -21,6 +21,11 @@ int cmd_get(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_forget(int argc, char **argv);
 int cmd_rebuild(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_revert(int argc, char **argv);
 
 const struct cli_cmd cli_cmds[] = {
 	{ "keygen", cmd_keygen, "create a signing key (Ed25519) and print its verifier key",
@@ -123,6 +128,21 @@ const struct cli_cmd cli_cmds[] = {
 	  "data; a mount rebuilds it by itself when it is missing or stale, and\n"
 	  "refuses an index that says what the log does not: this is the repair\n"
 	  "then, after 'ledgerfs audit'). The volume must not be mounted." },
+	{ "history", cmd_history, "list every version of a path",
+	  "ledgerfs history [--store DIR] [--json] [--follow] VOLUME PATH\n\n"
+	  "(being written)" },
+	{ "cat", cmd_cat, "print a file as it was at a point in history",
+	  "ledgerfs cat [--store DIR] [--at POINT] VOLUME PATH\n\n"
+	  "(being written)" },
+	{ "ls", cmd_ls, "list a directory as it was at a point in history",
+	  "ledgerfs ls [--store DIR] [--at POINT] [-l] [-R] VOLUME [DIR]\n\n"
+	  "(being written)" },
+	{ "diff", cmd_diff, "compare two points in history",
+	  "ledgerfs diff [--store DIR] --from POINT [--to POINT] [--content] VOLUME [PATH]\n\n"
+	  "(being written)" },
+	{ "revert", cmd_revert, "restore a file or a tree as it was at a point, by new records",
+	  "ledgerfs revert [--store DIR] [--key FILE] --to POINT VOLUME PATH\n\n"
+	  "(being written)" },
 	{ NULL, NULL, NULL, NULL }
 };
 
