@@ -23,6 +23,10 @@
 
 #include "ledgerfs/fs.h"
 
+struct lgfs_ledger;
+/* The fs's verified ledger (borrowed): to read records (lgfs_ledger_read). */
+struct lgfs_ledger *lgfs_fs_ledger(struct lgfs_fs *fs);
+
 /* How many log entries the fs's state reflects: valid points are
  * 0..entries-1. */
 uint64_t lgfs_fs_entries(struct lgfs_fs *fs);
@@ -47,6 +51,11 @@ int lgfs_past_getxattr(struct lgfs_fs *fs, uint64_t at, uint64_t ino, const char
 		       size_t *len);
 int lgfs_past_listxattr(struct lgfs_fs *fs, uint64_t at, uint64_t ino, char *buf, size_t cap, size_t *len);
 int lgfs_past_resolve(struct lgfs_fs *fs, uint64_t at, const char *path, uint64_t *ino);
+/* A path of inode `ino` at `at` ("/" for the root): raw name bytes (escape
+ * them for people), NUL-terminated; -ENOENT when it had no name then,
+ * -ENAMETOOLONG when cap is too small. A file with several hard links gets
+ * the name it was last given. */
+int lgfs_past_path(struct lgfs_fs *fs, uint64_t at, uint64_t ino, char *out, size_t cap);
 /* The parent directory of a directory at `at` (the root is its own). */
 int lgfs_past_parent(struct lgfs_fs *fs, uint64_t at, uint64_t dir, uint64_t *parent);
 
