@@ -448,6 +448,7 @@ static int do_xattr(struct lgfs_index *x, MDB_txn *t, const struct lgfs_record *
 
 int lgfs_apply(struct lgfs_index *x, MDB_txn *t, const struct lgfs_record *r, uint64_t index)
 {
+	x->cur = index; /* the key of the temporal entries this record makes */
 	switch (r->op) {
 	case LGFS_OP_GENESIS:
 		return genesis(x, t, r, index);

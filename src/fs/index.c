@@ -58,7 +58,7 @@ int lgfs_index_open(struct lgfs_index **out, const char *dir, int rdonly)
 		free(x);
 		return -errno;
 	}
-	if ((rc = mdb_env_create(&x->env)) || (rc = mdb_env_set_maxdbs(x->env, 8)) ||
+	if ((rc = mdb_env_create(&x->env)) || (rc = mdb_env_set_maxdbs(x->env, 16)) ||
 	    (rc = mdb_env_set_mapsize(x->env, MAP_SIZE)) || (rc = mdb_env_set_maxreaders(x->env, 512)))
 		goto fail;
 	/* The index is derived from the log: it need not be synced (MDB_NOSYNC
@@ -74,7 +74,11 @@ int lgfs_index_open(struct lgfs_index **out, const char *dir, int rdonly)
 	    (rc = mdb_dbi_open(t, "dirents", dbf, &x->dirents)) ||
 	    (rc = mdb_dbi_open(t, "symlinks", dbf, &x->symlinks)) ||
 	    (rc = mdb_dbi_open(t, "xattrs", dbf, &x->xattrs)) ||
-	    (rc = mdb_dbi_open(t, "versions", dbf, &x->versions)))
+	    (rc = mdb_dbi_open(t, "versions", dbf, &x->versions)) ||
+	    (rc = mdb_dbi_open(t, "h_inodes", dbf, &x->h_inodes)) ||
+	    (rc = mdb_dbi_open(t, "h_dirents", dbf, &x->h_dirents)) ||
+	    (rc = mdb_dbi_open(t, "h_xattrs", dbf, &x->h_xattrs)) ||
+	    (rc = mdb_dbi_open(t, "h_names", dbf, &x->h_names)))
 		goto fail;
 	rc = mdb_txn_commit(t);
 	t = NULL;
@@ -118,7 +122,8 @@ int lgfs_index_commit(MDB_txn *t)
 
 int lgfs_index_clear(struct lgfs_index *x, MDB_txn *t)
 {
-	MDB_dbi all[] = { x->meta, x->inodes, x->dirents, x->symlinks, x->xattrs, x->versions };
+	MDB_dbi all[] = { x->meta,     x->inodes,   x->dirents,   x->symlinks, x->xattrs,
+			  x->versions, x->h_inodes, x->h_dirents, x->h_xattrs, x->h_names };
 	size_t i;
 	int rc;
 
@@ -194,6 +199,191 @@ static void key_u64(uint8_t *k, uint64_t v)
 	lgfs_be64_put(k, v);
 }
 
+/* ---- temporal tables ---- */
+
+#define HIST_KEY_MAX (8 + 255 + 1 + 8)
+
+/* Record in a temporal table that `prefix` holds `val` (len bytes, after a
+ * 0x01 marker byte when marked) from the record being applied on; val NULL:
+ * it holds nothing from then on (an empty value). */
+static int hist_put(struct lgfs_index *x, MDB_txn *t, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
+		    const void *val, size_t len, int marked)
+{
+	uint8_t kb[HIST_KEY_MAX];
+	MDB_val k = { plen + 8, kb }, v = { 0, NULL };
+	int rc;
+
+	memcpy(kb, prefix, plen);
+	key_u64(kb + plen, x->cur);
+	if (val)
+		v.mv_size = len + (marked ? 1 : 0);
+	rc = mdb_put(t, dbi, &k, &v, val ? MDB_RESERVE : 0);
+	if (rc)
+		return fail(rc, "history");
+	if (val) {
+		uint8_t *d = v.mv_data;
+
+		if (marked)
+			*d++ = 1;
+		memcpy(d, val, len);
+	}
+	return 0;
+}
+
+/* The first key suffix after every entry at or before `at` (log indexes
+ * never reach 2^64 - 1, so all ones serves for "now"). */
+static void seek_key(uint8_t *k, uint64_t at)
+{
+	if (at == UINT64_MAX)
+		memset(k, 0xff, 8);
+	else
+		key_u64(k, at + 1);
+}
+
+/* The value `prefix` held at `at`: the entry with the greatest index <=
+ * at. 0 (v set, possibly empty), -ENOENT when it held nothing before. */
+static int hist_get(struct lgfs_index *x, MDB_txn *t, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
+		    uint64_t at, MDB_val *v)
+{
+	uint8_t kb[HIST_KEY_MAX];
+	MDB_cursor *c;
+	MDB_val k = { plen + 8, kb };
+	int rc;
+
+	(void)x;
+	memcpy(kb, prefix, plen);
+	seek_key(kb + plen, at);
+	rc = mdb_cursor_open(t, dbi, &c);
+	if (rc)
+		return fail(rc, "cursor");
+	rc = mdb_cursor_get(c, &k, v, MDB_SET_RANGE);
+	if (rc == 0)
+		rc = mdb_cursor_get(c, &k, v, MDB_PREV);
+	else if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(c, &k, v, MDB_LAST);
+	if (rc == 0 && (k.mv_size != plen + 8 || memcmp(k.mv_data, prefix, plen)))
+		rc = MDB_NOTFOUND;
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;
+	return rc ? fail(rc, "history") : 0;
+}
+
+/* Entries of `prefix` with index in [from, to], in order. */
+typedef int (*hist_cb)(void *arg, uint64_t index, const MDB_val *v);
+static int hist_range(MDB_txn *t, MDB_dbi dbi, const uint8_t *prefix, size_t plen, uint64_t from,
+		      uint64_t to, hist_cb cb, void *arg)
+{
+	uint8_t kb[HIST_KEY_MAX];
+	MDB_cursor *c;
+	MDB_val k = { plen + 8, kb }, v;
+	int rc;
+
+	memcpy(kb, prefix, plen);
+	key_u64(kb + plen, from);
+	rc = mdb_cursor_open(t, dbi, &c);
+	if (rc)
+		return fail(rc, "cursor");
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		uint64_t idx;
+		int r;
+
+		if (k.mv_size != plen + 8 || memcmp(k.mv_data, prefix, plen))
+			break;
+		idx = lgfs_be64_get((const uint8_t *)k.mv_data + plen);
+		if (idx > to)
+			break;
+		if ((r = cb(arg, idx, &v))) {
+			mdb_cursor_close(c);
+			return r;
+		}
+	}
+	mdb_cursor_close(c);
+	return (rc == 0 || rc == MDB_NOTFOUND) ? 0 : fail(rc, "cursor");
+}
+
+/* id || name || 0x00: the prefix of a name's temporal entries. */
+static size_t name_prefix(uint8_t *kb, uint64_t id, const char *name, size_t len)
+{
+	key_u64(kb, id);
+	memcpy(kb + 8, name, len);
+	kb[8 + len] = 0;
+	return 9 + len;
+}
+
+/* The names under `id` (ino or directory) that held a value at `at`, with
+ * names > after, in name order: per name one seek for its value at `at`
+ * and one past its entries. */
+typedef int (*hist_name_cb)(void *arg, const char *name, size_t len, const MDB_val *v);
+static int hist_names_at(MDB_txn *t, MDB_dbi dbi, uint64_t id, uint64_t at, const char *after, size_t after_len,
+			 hist_name_cb cb, void *arg)
+{
+	uint8_t kb[HIST_KEY_MAX], nb[HIST_KEY_MAX];
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if (after_len > 255)
+		return -EINVAL;
+	key_u64(kb, id);
+	k.mv_data = kb;
+	k.mv_size = 8;
+	if (after && after_len) { /* the first key after every entry of `after` */
+		memcpy(kb + 8, after, after_len);
+		kb[8 + after_len] = 1;
+		k.mv_size = 9 + after_len;
+	}
+	rc = mdb_cursor_open(t, dbi, &c);
+	if (rc)
+		return fail(rc, "cursor");
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	while (rc == 0) {
+		const uint8_t *kp = k.mv_data, *nul;
+		size_t nlen, plen;
+		MDB_val hk;
+
+		if (k.mv_size < 18 || lgfs_be64_get(kp) != id)
+			break;
+		nul = memchr(kp + 8, 0, k.mv_size - 8);
+		if (!nul || (size_t)(nul - kp) + 9 != k.mv_size) {
+			rc = -EIO; /* not a key this table writes */
+			goto out;
+		}
+		nlen = (size_t)(nul - kp) - 8;
+		plen = 9 + nlen;
+		memcpy(nb, kp, plen);
+		/* its value at `at`: the last entry <= at */
+		seek_key(nb + plen, at);
+		hk.mv_data = nb;
+		hk.mv_size = plen + 8;
+		rc = mdb_cursor_get(c, &hk, &v, MDB_SET_RANGE);
+		if (rc == 0)
+			rc = mdb_cursor_get(c, &hk, &v, MDB_PREV);
+		else if (rc == MDB_NOTFOUND)
+			rc = mdb_cursor_get(c, &hk, &v, MDB_LAST);
+		if (rc && rc != MDB_NOTFOUND)
+			break;
+		if (rc == 0 && hk.mv_size == plen + 8 && !memcmp(hk.mv_data, nb, plen) && v.mv_size) {
+			int r = cb(arg, (const char *)nb + 8, nlen, &v);
+
+			if (r) {
+				rc = r;
+				goto out;
+			}
+		}
+		/* the next name: the first key after every entry of this one */
+		nb[plen - 1] = 1;
+		hk.mv_data = nb;
+		hk.mv_size = plen;
+		k = hk;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	}
+	rc = (rc == 0 || rc == MDB_NOTFOUND) ? 0 : fail(rc, "cursor");
+out:
+	mdb_cursor_close(c);
+	return rc;
+}
+
 int lgfs_inode_get(struct lgfs_index *x, MDB_txn *t, uint64_t ino, struct lgfs_inode *out)
 {
 	uint8_t kb[8];
@@ -232,7 +422,9 @@ int lgfs_inode_put(struct lgfs_index *x, MDB_txn *t, const struct lgfs_inode *in
 
 	key_u64(kb, in->ino);
 	rc = mdb_put(t, x->inodes, &k, &v, 0);
-	return rc ? fail(rc, "inode") : 0;
+	if (rc)
+		return fail(rc, "inode");
+	return hist_put(x, t, x->h_inodes, kb, 8, in, sizeof(*in), 0);
 }
 
 /* parent || name; name ≤ 255 bytes (checked by callers: ENAMETOOLONG). */
@@ -267,6 +459,24 @@ int lgfs_dirent_get(struct lgfs_index *x, MDB_txn *t, uint64_t parent, const cha
 	return 0;
 }
 
+/* The temporal entries of a directory entry set (ino) or removed (0): the
+ * entry's own, and the name the inode was given. */
+static int dirent_hist(struct lgfs_index *x, MDB_txn *t, uint64_t parent, const char *name, size_t len,
+		       uint64_t ino)
+{
+	uint8_t kb[HIST_KEY_MAX], vb[8 + NAME_MAX_BYTES];
+	size_t plen = name_prefix(kb, parent, name, len);
+	int rc;
+
+	key_u64(vb, ino);
+	if ((rc = hist_put(x, t, x->h_dirents, kb, plen, ino ? vb : NULL, 8, 0)) || !ino)
+		return rc;
+	key_u64(kb, ino);
+	key_u64(vb, parent);
+	memcpy(vb + 8, name, len);
+	return hist_put(x, t, x->h_names, kb, 8, vb, 8 + len, 0);
+}
+
 int lgfs_dirent_put(struct lgfs_index *x, MDB_txn *t, uint64_t parent, const char *name, size_t len,
 		    uint64_t ino)
 {
@@ -278,7 +488,9 @@ int lgfs_dirent_put(struct lgfs_index *x, MDB_txn *t, uint64_t parent, const cha
 		return rc;
 	key_u64(vb, ino);
 	rc = mdb_put(t, x->dirents, &k, &v, 0);
-	return rc ? fail(rc, "dirent") : 0;
+	if (rc)
+		return fail(rc, "dirent");
+	return dirent_hist(x, t, parent, name, len, ino);
 }
 
 int lgfs_dirent_del(struct lgfs_index *x, MDB_txn *t, uint64_t parent, const char *name, size_t len)
@@ -292,7 +504,9 @@ int lgfs_dirent_del(struct lgfs_index *x, MDB_txn *t, uint64_t parent, const cha
 	rc = mdb_del(t, x->dirents, &k, NULL);
 	if (rc == MDB_NOTFOUND)
 		return -ENOENT;
-	return rc ? fail(rc, "dirent") : 0;
+	if (rc)
+		return fail(rc, "dirent");
+	return dirent_hist(x, t, parent, name, len, 0);
 }
 
 int lgfs_dir_each(struct lgfs_index *x, MDB_txn *t, uint64_t dir, const char *after, size_t after_len,
@@ -418,6 +632,16 @@ int lgfs_xattr_get(struct lgfs_index *x, MDB_txn *t, uint64_t ino, const char *n
 	return 0;
 }
 
+/* An xattr set (val) or removed (NULL) from the record being applied on. */
+static int xattr_hist(struct lgfs_index *x, MDB_txn *t, uint64_t ino, const char *name, const void *val,
+		      size_t len)
+{
+	uint8_t kb[HIST_KEY_MAX];
+	size_t plen = name_prefix(kb, ino, name, strlen(name));
+
+	return hist_put(x, t, x->h_xattrs, kb, plen, val, len, 1);
+}
+
 int lgfs_xattr_put(struct lgfs_index *x, MDB_txn *t, uint64_t ino, const char *name, const void *val,
 		   size_t len)
 {
@@ -428,7 +652,9 @@ int lgfs_xattr_put(struct lgfs_index *x, MDB_txn *t, uint64_t ino, const char *n
 	if (rc)
 		return rc;
 	rc = mdb_put(t, x->xattrs, &k, &v, 0);
-	return rc ? fail(rc, "xattr") : 0;
+	if (rc)
+		return fail(rc, "xattr");
+	return xattr_hist(x, t, ino, name, val, len);
 }
 
 int lgfs_xattr_del(struct lgfs_index *x, MDB_txn *t, uint64_t ino, const char *name)
@@ -442,7 +668,9 @@ int lgfs_xattr_del(struct lgfs_index *x, MDB_txn *t, uint64_t ino, const char *n
 	rc = mdb_del(t, x->xattrs, &k, NULL);
 	if (rc == MDB_NOTFOUND)
 		return -ENODATA;
-	return rc ? fail(rc, "xattr") : 0;
+	if (rc)
+		return fail(rc, "xattr");
+	return xattr_hist(x, t, ino, name, NULL, 0);
 }
 
 int lgfs_xattr_each(struct lgfs_index *x, MDB_txn *t, uint64_t ino, lgfs_xattr_cb cb, void *arg)
@@ -486,6 +714,168 @@ int lgfs_version_put(struct lgfs_index *x, MDB_txn *t, uint64_t ino, uint64_t in
 	return rc ? fail(rc, "version") : 0;
 }
 
+/* ---- the past ---- */
+
+int lgfs_inode_get_at(struct lgfs_index *x, MDB_txn *t, uint64_t ino, uint64_t at, struct lgfs_inode *out)
+{
+	uint8_t kb[8];
+	MDB_val v;
+	int rc;
+
+	key_u64(kb, ino);
+	if ((rc = hist_get(x, t, x->h_inodes, kb, 8, at, &v)))
+		return rc;
+	if (v.mv_size != sizeof(*out))
+		return -EIO;
+	memcpy(out, v.mv_data, sizeof(*out));
+	return 0;
+}
+
+int lgfs_dirent_get_at(struct lgfs_index *x, MDB_txn *t, uint64_t parent, const char *name, size_t len,
+		       uint64_t at, uint64_t *ino)
+{
+	uint8_t kb[HIST_KEY_MAX];
+	MDB_val v;
+	int rc;
+
+	if (len == 0 || len > NAME_MAX_BYTES)
+		return len ? -ENAMETOOLONG : -ENOENT;
+	if ((rc = hist_get(x, t, x->h_dirents, kb, name_prefix(kb, parent, name, len), at, &v)))
+		return rc;
+	if (v.mv_size == 0)
+		return -ENOENT;
+	if (v.mv_size != 8)
+		return -EIO;
+	*ino = lgfs_be64_get(v.mv_data);
+	return 0;
+}
+
+struct each_at {
+	lgfs_dirent_cb dcb;
+	lgfs_xattr_cb xcb;
+	void *arg;
+};
+
+static int dirent_at_cb(void *arg, const char *name, size_t len, const MDB_val *v)
+{
+	struct each_at *e = arg;
+
+	if (v->mv_size != 8)
+		return -EIO;
+	return e->dcb(e->arg, name, len, lgfs_be64_get(v->mv_data));
+}
+
+int lgfs_dir_each_at(struct lgfs_index *x, MDB_txn *t, uint64_t dir, uint64_t at, const char *after,
+		     size_t after_len, lgfs_dirent_cb cb, void *arg)
+{
+	struct each_at e = { cb, NULL, arg };
+
+	return hist_names_at(t, x->h_dirents, dir, at, after, after_len, dirent_at_cb, &e);
+}
+
+int lgfs_xattr_get_at(struct lgfs_index *x, MDB_txn *t, uint64_t ino, const char *name, uint64_t at,
+		      const void **val, size_t *len)
+{
+	uint8_t kb[HIST_KEY_MAX];
+	size_t nl = strlen(name);
+	MDB_val v;
+	int rc;
+
+	if (nl == 0 || nl > XATTR_NAME_MAX_BYTES)
+		return -ERANGE;
+	rc = hist_get(x, t, x->h_xattrs, kb, name_prefix(kb, ino, name, nl), at, &v);
+	if (rc == -ENOENT || (rc == 0 && v.mv_size == 0))
+		return -ENODATA;
+	if (rc)
+		return rc;
+	if (((const uint8_t *)v.mv_data)[0] != 1)
+		return -EIO;
+	*val = (const uint8_t *)v.mv_data + 1;
+	*len = v.mv_size - 1;
+	return 0;
+}
+
+static int xattr_at_cb(void *arg, const char *name, size_t len, const MDB_val *v)
+{
+	struct each_at *e = arg;
+
+	(void)v;
+	return e->xcb(e->arg, name, len);
+}
+
+int lgfs_xattr_each_at(struct lgfs_index *x, MDB_txn *t, uint64_t ino, uint64_t at, lgfs_xattr_cb cb,
+		       void *arg)
+{
+	struct each_at e = { NULL, cb, arg };
+
+	return hist_names_at(t, x->h_xattrs, ino, at, NULL, 0, xattr_at_cb, &e);
+}
+
+int lgfs_name_get_at(struct lgfs_index *x, MDB_txn *t, uint64_t ino, uint64_t at, uint64_t *parent,
+		     const char **name, size_t *len)
+{
+	uint8_t kb[8];
+	MDB_val v;
+	int rc;
+
+	key_u64(kb, ino);
+	if ((rc = hist_get(x, t, x->h_names, kb, 8, at, &v)))
+		return rc;
+	if (v.mv_size < 9 || v.mv_size > 8 + NAME_MAX_BYTES)
+		return -EIO;
+	*parent = lgfs_be64_get(v.mv_data);
+	*name = (const char *)v.mv_data + 8;
+	*len = v.mv_size - 8;
+	return 0;
+}
+
+struct change_ctx {
+	lgfs_inode_change_cb icb;
+	lgfs_dirent_change_cb dcb;
+	void *arg;
+};
+
+static int inode_change_cb(void *arg, uint64_t index, const MDB_val *v)
+{
+	struct change_ctx *c = arg;
+	struct lgfs_inode in;
+
+	if (v->mv_size != sizeof(in))
+		return -EIO;
+	memcpy(&in, v->mv_data, sizeof(in));
+	return c->icb(c->arg, index, &in);
+}
+
+int lgfs_inode_changes(struct lgfs_index *x, MDB_txn *t, uint64_t ino, uint64_t from, uint64_t to,
+		       lgfs_inode_change_cb cb, void *arg)
+{
+	struct change_ctx c = { cb, NULL, arg };
+	uint8_t kb[8];
+
+	key_u64(kb, ino);
+	return hist_range(t, x->h_inodes, kb, 8, from, to, inode_change_cb, &c);
+}
+
+static int dirent_change_cb(void *arg, uint64_t index, const MDB_val *v)
+{
+	struct change_ctx *c = arg;
+
+	if (v->mv_size != 0 && v->mv_size != 8)
+		return -EIO;
+	return c->dcb(c->arg, index, v->mv_size ? lgfs_be64_get(v->mv_data) : 0);
+}
+
+int lgfs_dirent_changes(struct lgfs_index *x, MDB_txn *t, uint64_t parent, const char *name, size_t len,
+			uint64_t from, uint64_t to, lgfs_dirent_change_cb cb, void *arg)
+{
+	struct change_ctx c = { NULL, cb, arg };
+	uint8_t kb[HIST_KEY_MAX];
+
+	if (len == 0 || len > NAME_MAX_BYTES)
+		return len ? -ENAMETOOLONG : -ENOENT;
+	return hist_range(t, x->h_dirents, kb, name_prefix(kb, parent, name, len), from, to, dirent_change_cb, &c);
+}
+
 int lgfs_index_each(struct lgfs_index *x, MDB_txn *t, MDB_dbi dbi, lgfs_kv_cb cb, void *arg)
 {
 	MDB_cursor *c;
@@ -524,16 +914,25 @@ int lgfs_index_get(struct lgfs_index *x, MDB_txn *t, MDB_dbi dbi, const MDB_val 
 /* ---- comparing two indexes, naming paths ---- */
 
 /* The databases that hold state (meta, the stamp, is left out). */
-static void state_dbs(const struct lgfs_index *x, MDB_dbi out[5])
+#define STATE_DBS 9
+
+static void state_dbs(const struct lgfs_index *x, MDB_dbi out[STATE_DBS])
 {
 	out[0] = x->inodes;
 	out[1] = x->dirents;
 	out[2] = x->symlinks;
 	out[3] = x->xattrs;
 	out[4] = x->versions;
+	out[5] = x->h_inodes;
+	out[6] = x->h_dirents;
+	out[7] = x->h_xattrs;
+	out[8] = x->h_names;
 }
 
-static const char *const state_db_names[5] = { "inode", "directory entry", "symlink", "xattr", "version" };
+static const char *const state_db_names[STATE_DBS] = {
+	"inode", "directory entry", "symlink", "xattr", "version",
+	"past inode", "past directory entry", "past xattr", "past name",
+};
 
 static int val_cmp(const MDB_val *a, const MDB_val *b)
 {
@@ -552,8 +951,10 @@ static void diff_fill(struct lgfs_index_diff *d, int db, const MDB_val *k, int o
 	d->only_in = only_in;
 	if (k->mv_size >= 8)
 		d->ino = lgfs_be64_get(k->mv_data);
-	if (db == 1 && k->mv_size > 8) { /* dirents: parent || name */
-		d->name_len = k->mv_size - 8 < sizeof(d->name) ? k->mv_size - 8 : sizeof(d->name);
+	if ((db == 1 || db == 6) && k->mv_size > 8) { /* dirents: parent || name [|| 0 || index] */
+		size_t n = db == 1 ? k->mv_size - 8 : k->mv_size > 17 ? k->mv_size - 17 : 0;
+
+		d->name_len = n < sizeof(d->name) ? n : sizeof(d->name);
 		memcpy(d->name, (const uint8_t *)k->mv_data + 8, d->name_len);
 	}
 }
@@ -561,12 +962,12 @@ static void diff_fill(struct lgfs_index_diff *d, int db, const MDB_val *k, int o
 int lgfs_index_diff(struct lgfs_index *a, MDB_txn *ta, struct lgfs_index *b, MDB_txn *tb,
 		    struct lgfs_index_diff *out)
 {
-	MDB_dbi da[5], db[5];
+	MDB_dbi da[STATE_DBS], db[STATE_DBS];
 	int i, rc = 0;
 
 	state_dbs(a, da);
 	state_dbs(b, db);
-	for (i = 0; i < 5 && rc == 0; i++) {
+	for (i = 0; i < STATE_DBS && rc == 0; i++) {
 		MDB_cursor *ca = NULL, *cb = NULL;
 		MDB_val ka, va, kb, vb;
 		int ra, rb = 0, c;

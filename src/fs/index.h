@@ -15,6 +15,18 @@
  *   symlinks  u64 ino -> target bytes
  *   xattrs    u64 ino || name -> value
  *   versions  u64 ino || u64 log index -> struct lgfs_version
+ *
+ * The temporal tables keep every value the tables above ever held, keyed by
+ * the log index of the record that set it (`cur` below): the value held
+ * from that index until the next key of the same prefix. A past state is a
+ * lookup: the greatest key of the prefix at or before the point. Names
+ * hold no NUL byte, so "name 0x00" ends a name unambiguously and keeps all
+ * keys of one name together, ordered by index.
+ *   h_inodes  u64 ino || u64 index -> struct lgfs_inode
+ *   h_dirents u64 parent || name || 0x00 || u64 index -> u64 ino, or empty: removed
+ *   h_xattrs  u64 ino || name || 0x00 || u64 index -> 0x01 || value, or empty: removed
+ *   h_names   u64 ino || u64 index -> u64 parent || name: the name it was given then
+ * Symlink targets never change (symlinks).
  */
 #ifndef LGFS_FS_INDEX_H
 #define LGFS_FS_INDEX_H
@@ -23,7 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LGFS_INDEX_LAYOUT 2
+#define LGFS_INDEX_LAYOUT 3
 
 /* One inode (host byte order: the index is a local cache). */
 struct lgfs_inode {
@@ -53,7 +65,12 @@ struct lgfs_version {
 struct lgfs_index {
 	MDB_env *env;
 	MDB_dbi meta, inodes, dirents, symlinks, xattrs, versions;
+	MDB_dbi h_inodes, h_dirents, h_xattrs, h_names;
 	int rdonly;
+	/* The log index of the record being applied: the key of the temporal
+	 * entries the writes below make (set by lgfs_apply; write transactions
+	 * are serialised by LMDB, so one field is enough). */
+	uint64_t cur;
 };
 
 /* Open (creating when writable) the index in directory `dir`. */
@@ -104,6 +121,35 @@ int lgfs_xattr_each(struct lgfs_index *x, MDB_txn *t, uint64_t ino, lgfs_xattr_c
 
 int lgfs_version_put(struct lgfs_index *x, MDB_txn *t, uint64_t ino, uint64_t index,
 		     const struct lgfs_version *v);
+
+/* ---- the past (temporal tables; `at` is a log index, see history.h) ---- */
+
+/* -ENOENT when the inode did not exist at `at`. */
+int lgfs_inode_get_at(struct lgfs_index *x, MDB_txn *t, uint64_t ino, uint64_t at, struct lgfs_inode *out);
+int lgfs_dirent_get_at(struct lgfs_index *x, MDB_txn *t, uint64_t parent, const char *name, size_t len,
+		       uint64_t at, uint64_t *ino);
+/* Entries of `dir` at `at` with names > after (all when after_len is 0),
+ * in name order; cb as for lgfs_dir_each. */
+int lgfs_dir_each_at(struct lgfs_index *x, MDB_txn *t, uint64_t dir, uint64_t at, const char *after,
+		     size_t after_len, lgfs_dirent_cb cb, void *arg);
+/* -ENODATA when absent at `at`. */
+int lgfs_xattr_get_at(struct lgfs_index *x, MDB_txn *t, uint64_t ino, const char *name, uint64_t at,
+		      const void **val, size_t *len);
+int lgfs_xattr_each_at(struct lgfs_index *x, MDB_txn *t, uint64_t ino, uint64_t at, lgfs_xattr_cb cb,
+		       void *arg);
+/* The name ino was last given at or before `at` (not checked to still
+ * hold): *parent, name bytes (borrowed from t) and length. -ENOENT if none. */
+int lgfs_name_get_at(struct lgfs_index *x, MDB_txn *t, uint64_t ino, uint64_t at, uint64_t *parent,
+		     const char **name, size_t *len);
+/* Changes in [from, to] of one inode / one directory entry, in log order.
+ * The callbacks return non-zero to stop (returned). A removed entry has
+ * ino 0 (inode numbers start at 1). */
+typedef int (*lgfs_inode_change_cb)(void *arg, uint64_t index, const struct lgfs_inode *in);
+int lgfs_inode_changes(struct lgfs_index *x, MDB_txn *t, uint64_t ino, uint64_t from, uint64_t to,
+		       lgfs_inode_change_cb cb, void *arg);
+typedef int (*lgfs_dirent_change_cb)(void *arg, uint64_t index, uint64_t ino);
+int lgfs_dirent_changes(struct lgfs_index *x, MDB_txn *t, uint64_t parent, const char *name, size_t len,
+			uint64_t from, uint64_t to, lgfs_dirent_change_cb cb, void *arg);
 
 /* Walk every key/value of one database (audit compares index and replay). */
 typedef int (*lgfs_kv_cb)(void *arg, const MDB_val *k, const MDB_val *v);
