@@ -252,6 +252,59 @@ int lgfs_past_resolve(struct lgfs_fs *fs, uint64_t at, const char *path, uint64_
 	return rc;
 }
 
+/* A name ino had at `at`: the one it was given last, else (that one was
+ * removed, another hard link remains) the latest earlier one still held. */
+struct held_name {
+	struct lgfs_fs *fs;
+	MDB_txn *t;
+	uint64_t ino, at, parent;
+	char name[256];
+	size_t len;
+	int found;
+};
+
+static int held_name_cb(void *arg, uint64_t index, uint64_t parent, const char *name, size_t len)
+{
+	struct held_name *h = arg;
+	uint64_t bound;
+
+	(void)index;
+	if (lgfs_dirent_get_at(h->fs->index, h->t, parent, name, len, h->at, &bound) == 0 && bound == h->ino) {
+		h->parent = parent;
+		memcpy(h->name, name, len);
+		h->len = len;
+		h->found = 1;
+	}
+	return 0;
+}
+
+static int name_at(struct lgfs_fs *fs, MDB_txn *t, uint64_t at, uint64_t ino, struct held_name *h)
+{
+	const char *name;
+	size_t len;
+	uint64_t bound;
+	int rc;
+
+	memset(h, 0, sizeof(*h));
+	h->fs = fs;
+	h->t = t;
+	h->ino = ino;
+	h->at = at;
+	if ((rc = lgfs_name_get_at(fs->index, t, ino, at, &h->parent, &name, &len)))
+		return rc;
+	rc = lgfs_dirent_get_at(fs->index, t, h->parent, name, len, at, &bound);
+	if (rc == 0 && bound == ino) {
+		memcpy(h->name, name, len);
+		h->len = len;
+		return 0;
+	}
+	if (rc && rc != -ENOENT)
+		return rc;
+	if ((rc = lgfs_names_each(fs->index, t, ino, 0, at, held_name_cb, h)))
+		return rc;
+	return h->found ? 0 : -ENOENT;
+}
+
 /* The path of ino at `at` into out (raw bytes), in transaction t. */
 static int path_in(struct lgfs_fs *fs, MDB_txn *t, uint64_t at, uint64_t ino, char *out, size_t cap)
 {
@@ -263,26 +316,18 @@ static int path_in(struct lgfs_fs *fs, MDB_txn *t, uint64_t at, uint64_t ino, ch
 	/* built backwards from the end of out, then moved to the front */
 	out[cap - 1] = '\0';
 	while (ino != LGFS_ROOT_INO) {
-		uint64_t parent, bound;
-		const char *name;
-		size_t len;
+		struct held_name h;
 
 		if (depth++ > 4096)
 			return -ELOOP;
-		if ((rc = lgfs_name_get_at(fs->index, t, ino, at, &parent, &name, &len)))
+		if ((rc = name_at(fs, t, at, ino, &h)))
 			return rc;
-		/* the name it was given last must still be its own then */
-		rc = lgfs_dirent_get_at(fs->index, t, parent, name, len, at, &bound);
-		if (rc == -ENOENT || (rc == 0 && bound != ino))
-			return -ENOENT;
-		if (rc)
-			return rc;
-		if (used + len + 1 > cap - 1)
+		if (used + h.len + 1 > cap - 1)
 			return -ENAMETOOLONG;
-		memcpy(out + cap - 1 - used - len, name, len);
-		out[cap - 2 - used - len] = '/';
-		used += len + 1;
-		ino = parent;
+		memcpy(out + cap - 1 - used - h.len, h.name, h.len);
+		out[cap - 2 - used - h.len] = '/';
+		used += h.len + 1;
+		ino = h.parent;
 	}
 	if (used == 0) {
 		out[0] = '/';

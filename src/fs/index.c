@@ -832,8 +832,28 @@ int lgfs_name_get_at(struct lgfs_index *x, MDB_txn *t, uint64_t ino, uint64_t at
 struct change_ctx {
 	lgfs_inode_change_cb icb;
 	lgfs_dirent_change_cb dcb;
+	lgfs_name_cb ncb;
 	void *arg;
 };
+
+static int name_change_cb(void *arg, uint64_t index, const MDB_val *v)
+{
+	struct change_ctx *c = arg;
+
+	if (v->mv_size < 9 || v->mv_size > 8 + NAME_MAX_BYTES)
+		return -EIO;
+	return c->ncb(c->arg, index, lgfs_be64_get(v->mv_data), (const char *)v->mv_data + 8, v->mv_size - 8);
+}
+
+int lgfs_names_each(struct lgfs_index *x, MDB_txn *t, uint64_t ino, uint64_t from, uint64_t to, lgfs_name_cb cb,
+		    void *arg)
+{
+	struct change_ctx c = { NULL, NULL, cb, arg };
+	uint8_t kb[8];
+
+	key_u64(kb, ino);
+	return hist_range(t, x->h_names, kb, 8, from, to, name_change_cb, &c);
+}
 
 static int inode_change_cb(void *arg, uint64_t index, const MDB_val *v)
 {
@@ -849,7 +869,7 @@ static int inode_change_cb(void *arg, uint64_t index, const MDB_val *v)
 int lgfs_inode_changes(struct lgfs_index *x, MDB_txn *t, uint64_t ino, uint64_t from, uint64_t to,
 		       lgfs_inode_change_cb cb, void *arg)
 {
-	struct change_ctx c = { cb, NULL, arg };
+	struct change_ctx c = { cb, NULL, NULL, arg };
 	uint8_t kb[8];
 
 	key_u64(kb, ino);
@@ -868,7 +888,7 @@ static int dirent_change_cb(void *arg, uint64_t index, const MDB_val *v)
 int lgfs_dirent_changes(struct lgfs_index *x, MDB_txn *t, uint64_t parent, const char *name, size_t len,
 			uint64_t from, uint64_t to, lgfs_dirent_change_cb cb, void *arg)
 {
-	struct change_ctx c = { NULL, cb, arg };
+	struct change_ctx c = { NULL, cb, NULL, arg };
 	uint8_t kb[HIST_KEY_MAX];
 
 	if (len == 0 || len > NAME_MAX_BYTES)

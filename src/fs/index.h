@@ -141,6 +141,11 @@ int lgfs_xattr_each_at(struct lgfs_index *x, MDB_txn *t, uint64_t ino, uint64_t 
  * hold): *parent, name bytes (borrowed from t) and length. -ENOENT if none. */
 int lgfs_name_get_at(struct lgfs_index *x, MDB_txn *t, uint64_t ino, uint64_t at, uint64_t *parent,
 		     const char **name, size_t *len);
+/* Every name ino was given in [from, to], in log order (cb: its index,
+ * parent, name). */
+typedef int (*lgfs_name_cb)(void *arg, uint64_t index, uint64_t parent, const char *name, size_t len);
+int lgfs_names_each(struct lgfs_index *x, MDB_txn *t, uint64_t ino, uint64_t from, uint64_t to, lgfs_name_cb cb,
+		    void *arg);
 /* Changes in [from, to] of one inode / one directory entry, in log order.
  * The callbacks return non-zero to stop (returned). A removed entry has
  * ino 0 (inode numbers start at 1). */
