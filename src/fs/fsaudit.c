@@ -242,8 +242,8 @@ static int cmp_cb(void *arg, const MDB_val *k, const MDB_val *v)
 	/* The log index concerned: a version's record, or the creating record
 	 * of an inode. An entry only the index has was made by no record. */
 	if (c->replay_side || rc == 0) {
-		if (!strcmp(c->db, "versions") && k->mv_size == 16)
-			at = lgfs_be64_get((const uint8_t *)k->mv_data + 8);
+		if ((!strcmp(c->db, "versions") || !strncmp(c->db, "past ", 5)) && k->mv_size >= 16)
+			at = lgfs_be64_get((const uint8_t *)k->mv_data + k->mv_size - 8); /* key ends in the index */
 		else if (!strcmp(c->db, "inodes") && ino)
 			at = ino - 1;
 	}
@@ -292,6 +292,11 @@ static int compare(struct lgfs_fsaudit *a, struct lgfs_audit_report *rep, struct
 		{ "symlinks", a->replay->symlinks, vol->symlinks },
 		{ "xattrs", a->replay->xattrs, vol->xattrs },
 		{ "versions", a->replay->versions, vol->versions },
+		/* the temporal tables: what history serves (history.h) */
+		{ "past inodes", a->replay->h_inodes, vol->h_inodes },
+		{ "past dirents", a->replay->h_dirents, vol->h_dirents },
+		{ "past xattrs", a->replay->h_xattrs, vol->h_xattrs },
+		{ "past names", a->replay->h_names, vol->h_names },
 	};
 	size_t i;
 	int rc;
