@@ -349,6 +349,7 @@ static void ofile_revert(struct lgfs_fs *fs, struct ofile *of)
 	of->mem = NULL;
 	of->memlen = 0;
 	of->dirty = 0;
+	of->trunc_only = 0;
 	of->base_pending = 0;
 	lgfs_manifest_reader_free(of->reader);
 	of->reader = NULL;
@@ -482,6 +483,8 @@ static int ofile_commit(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struc
 		return of->werr;
 	if (op == LGFS_OP_WRITE && !of->dirty)
 		return 0;
+	if (op == LGFS_OP_WRITE && of->trunc_only)
+		op = LGFS_OP_TRUNCATE;
 	if (fs->rdonly)
 		return -EROFS;
 	if ((rc = stream_settle(fs, of)))
@@ -582,6 +585,7 @@ record:
 	of->mem = NULL;
 	of->memlen = 0;
 	of->dirty = 0;
+	of->trunc_only = 0;
 out:
 	lgfs_chunk_writer_free(w);
 	free(buf);
@@ -670,6 +674,30 @@ static int handle_new(struct lgfs_fs *fs, const struct lgfs_inode *in, int flags
 	return 0;
 }
 
+/* open(O_TRUNC): the file is empty from now on (for everyone in this
+ * mount), and becomes a version at close together with what is written
+ * meanwhile: one version, as the user sees it, not an empty version
+ * followed by the new content. Closed without a write, it is a truncate
+ * version. Like any staged change it is durable at fsync or close. */
+static int ofile_trunc_open(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struct ofile *of)
+{
+	int rc;
+
+	if (of->werr)
+		return of->werr;
+	if ((rc = stream_settle(fs, of)))
+		return rc;
+	ext_cut(of, 0);
+	of->base_limit = 0;
+	of->size = 0;
+	of->mtime = lgfs_fs_now();
+	of->writer = *ctx;
+	if (!of->dirty)
+		of->trunc_only = 1;
+	of->dirty = 1;
+	return 0;
+}
+
 int lgfs_fs_open_file(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t ino, int flags, uint64_t *fh)
 {
 	struct lgfs_inode in;
@@ -691,7 +719,7 @@ int lgfs_fs_open_file(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_
 	if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY) {
 		pthread_mutex_lock(&h->of->mu);
 		if (h->of->size > 0)
-			rc = lgfs_ofile_truncate(fs, ctx, h->of, 0);
+			rc = ofile_trunc_open(fs, ctx, h->of);
 		pthread_mutex_unlock(&h->of->mu);
 		if (rc) {
 			lgfs_ofile_put(fs, h->of);
@@ -846,6 +874,7 @@ staged:
 	if (off + size > of->size)
 		of->size = off + size;
 	of->dirty = 1;
+	of->trunc_only = 0;
 	of->mtime = lgfs_fs_now();
 	of->writer = *ctx;
 out:
@@ -1034,6 +1063,7 @@ int lgfs_fs_put_fd(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, const char
 	of->base_limit = 0;
 	of->next = 0;
 	of->dirty = 1;
+	of->trunc_only = 0;
 	of->mtime = lgfs_fs_now();
 	pthread_mutex_unlock(&of->mu);
 	for (;;) {

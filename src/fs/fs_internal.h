@@ -34,6 +34,7 @@ struct ofile {
 	uint64_t size;               /* current size, staged changes included */
 	uint64_t allocated;          /* bytes stored (not holes) of the last version */
 	int dirty;                   /* staged changes not yet a version */
+	int trunc_only;              /* the staged change is an open(O_TRUNC) alone: a truncate version */
 	int64_t mtime;               /* time of the last staged write */
 	struct lgfs_fs_ctx writer;   /* who wrote last (acts at the final commit) */
 	int sfd;                     /* staging file (unlinked), -1 while staged in memory */

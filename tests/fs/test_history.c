@@ -380,6 +380,47 @@ static void test_points(void **state)
 	assert_int_equal(lgfs_fs_point(f->fs, "", &at), -EINVAL);
 }
 
+/* open(O_TRUNC) and a rewrite is one version; O_TRUNC alone a truncate. */
+static void test_trunc_open_one_version(void **state)
+{
+	struct fx *f = *state;
+	struct hist h = { .n = 0 };
+	struct lgfs_stat st;
+	uint64_t fh, ino, before;
+	char *s;
+
+	put(f, "/t", "the old content");
+	ino = ino_of(f, "/t");
+	before = lgfs_fs_entries(f->fs);
+	assert_int_equal(lgfs_fs_open_file(f->fs, &f->ctx, ino, O_WRONLY | O_TRUNC, &fh), 0);
+	/* the file is empty at once, for everyone, before any record */
+	assert_int_equal(lgfs_fs_getattr(f->fs, ino, &st), 0);
+	assert_int_equal(st.size, 0);
+	assert_int_equal(lgfs_fs_entries(f->fs), before);
+	assert_int_equal(lgfs_fs_write(f->fs, &f->ctx, fh, 0, "new", 3), 0);
+	assert_int_equal(lgfs_fs_release(f->fs, &f->ctx, fh), 0);
+	assert_int_equal(lgfs_fs_entries(f->fs), before + 1);
+	assert_int_equal(lgfs_fs_history(f->fs, "/t", 0, hist_cb, &h), 0);
+	assert_int_equal(h.n, 3); /* create, write, write: no empty version */
+	assert_int_equal(h.v[2].op, LGFS_OP_WRITE);
+	assert_int_equal(h.v[2].st.size, 3);
+	s = cat_at(f, h.v[2].index, "/t");
+	assert_string_equal(s, "new");
+	free(s);
+
+	assert_int_equal(lgfs_fs_open_file(f->fs, &f->ctx, ino, O_RDWR | O_TRUNC, &fh), 0);
+	assert_int_equal(lgfs_fs_release(f->fs, &f->ctx, fh), 0);
+	h.n = 0;
+	assert_int_equal(lgfs_fs_history(f->fs, "/t", 0, hist_cb, &h), 0);
+	assert_int_equal(h.n, 4);
+	assert_int_equal(h.v[3].op, LGFS_OP_TRUNCATE);
+	assert_int_equal(h.v[3].st.size, 0);
+	/* an empty file stays one version: a second O_TRUNC adds nothing */
+	assert_int_equal(lgfs_fs_open_file(f->fs, &f->ctx, ino, O_WRONLY | O_TRUNC, &fh), 0);
+	assert_int_equal(lgfs_fs_release(f->fs, &f->ctx, fh), 0);
+	assert_int_equal(lgfs_fs_entries(f->fs), before + 2);
+}
+
 /* The past survives a close, a read-only open and a rebuilt index. */
 static void test_rebuilt_past(void **state)
 {
@@ -410,6 +451,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_xattrs_and_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_of_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_points, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trunc_open_one_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebuilt_past, setup, teardown),
 	};
 
