@@ -286,25 +286,31 @@ out:
 	return rc;
 }
 
-/* 1 when the index's data file is the one whose digest this user kept. */
-static int digest_matches(const char *voldir, const char *dir)
+/* The digest of the volume's data.mdb this user's last writer stored. */
+static int digest_load(const char *voldir, uint8_t want[32])
 {
 	char *p = digest_path(voldir), line[80];
-	uint8_t want[32], have[32];
 	FILE *f;
-	int ok = 0;
+	int rc = -ENOENT;
 
 	if (!p)
-		return 0;
+		return -ENOMEM;
 	f = fopen(p, "re");
 	free(p);
 	if (!f)
-		return 0;
-	if (fgets(line, sizeof(line), f) && strlen(line) >= 64 && lgfs_unhex(want, 32, line, 64) == 0 &&
-	    index_file_digest(dir, have) == 0)
-		ok = !memcmp(want, have, 32);
+		return -ENOENT;
+	if (fgets(line, sizeof(line), f) && strlen(line) >= 64 && lgfs_unhex(want, 32, line, 64) == 0)
+		rc = 0;
 	fclose(f);
-	return ok;
+	return rc;
+}
+
+/* 1 when the index's data file is the one whose digest this user kept. */
+static int digest_matches(const char *voldir, const char *dir)
+{
+	uint8_t want[32], have[32];
+
+	return digest_load(voldir, want) == 0 && index_file_digest(dir, have) == 0 && !memcmp(want, have, 32);
 }
 
 /* Remember (or, with d NULL, forget) the digest of the index's data file.
@@ -343,15 +349,13 @@ static void digest_store(const char *voldir, const uint8_t *d)
 	free(p);
 }
 
-/* A private index under $TMPDIR (removed at close) holding the verified
- * log's state. */
-static int private_replay(struct lgfs_fs *fs, struct lgfs_index **out, char **dir_out)
+/* A new private index directory under $TMPDIR (removed at close). */
+static int private_dir(char **dir_out)
 {
 	const char *tmp = getenv("TMPDIR");
 	char *dir = NULL;
 	int rc;
 
-	*out = NULL;
 	*dir_out = NULL;
 	if (asprintf(&dir, "%s/ledgerfs-index-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0)
 		return -ENOMEM;
@@ -360,6 +364,89 @@ static int private_replay(struct lgfs_fs *fs, struct lgfs_index **out, char **di
 		free(dir);
 		return rc;
 	}
+	*dir_out = dir;
+	return 0;
+}
+
+/* A private copy of the shared index at `dir` for a long-lived reader (a
+ * read-only or past mount), which a writer starting later would change
+ * under it. The bytes copied are the bytes hashed: the copy is used only
+ * when they are the ones this user's writer left at a clean close, and
+ * when it is stamped with exactly the verified log. Anything else (a writer
+ * started meanwhile, no digest) is -EAGAIN: the caller replays. */
+static int private_copy(struct lgfs_fs *fs, const char *dir)
+{
+	struct lgfs_sha256_ctx *c = NULL;
+	char *pdir = NULL, *src = join(dir, "data.mdb"), *dst = NULL;
+	uint8_t want[32], have[32], *buf = malloc(1 << 20);
+	uint64_t applied;
+	off_t off = 0;
+	ssize_t n = 0;
+	int in = -1, out = -1, rc = -EAGAIN;
+
+	if (!src || !buf || !(c = lgfs_sha256_ctx_new())) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (digest_load(fs->voldir, want) || private_dir(&pdir))
+		goto out;
+	if (!(dst = join(pdir, "data.mdb"))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    (out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		goto out;
+	while ((n = read(in, buf, 1 << 20)) > 0) {
+		lgfs_sha256_ctx_update(c, buf, (size_t)n);
+		if (lgfs_sys_pwrite_all(out, buf, (size_t)n, off)) {
+			n = -1;
+			break;
+		}
+		off += n;
+	}
+	lgfs_sha256_ctx_final(c, have);
+	c = NULL;
+	if (n < 0 || close(out)) {
+		out = -1;
+		goto out;
+	}
+	out = -1;
+	if (memcmp(want, have, 32) || index_probe(fs->ledger, pdir, &applied) != IDX_EXACT)
+		goto out;
+	if ((rc = lgfs_index_open(&fs->index, pdir, 1)))
+		goto out;
+	fs->private_index = pdir;
+	pdir = NULL;
+out:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	if (pdir) {
+		remove_private(pdir);
+		free(pdir);
+	}
+	lgfs_sha256_ctx_free(c);
+	free(buf);
+	free(src);
+	free(dst);
+	if (rc == -EAGAIN)
+		lgfs_error_clear();
+	return rc;
+}
+
+/* A private index under $TMPDIR (removed at close) holding the verified
+ * log's state. */
+static int private_replay(struct lgfs_fs *fs, struct lgfs_index **out, char **dir_out)
+{
+	char *dir = NULL;
+	int rc;
+
+	*out = NULL;
+	*dir_out = NULL;
+	if ((rc = private_dir(&dir)))
+		return rc;
 	rc = lgfs_index_open(out, dir, 0);
 	if (!rc)
 		rc = replay(fs->ledger, *out, 0, lgfs_ledger_size(fs->ledger));
@@ -479,6 +566,8 @@ static int open_index_reader(struct lgfs_fs *fs, const char *dir)
 	 * reader: not while a writer holds the volume. */
 	if (st == IDX_EXACT && !fs->private_only && !volume_busy(fs->voldir) && digest_matches(fs->voldir, dir))
 		return lgfs_index_open(&fs->index, dir, 1);
+	if (st == IDX_EXACT && fs->private_only && !volume_busy(fs->voldir) && (rc = private_copy(fs, dir)) != -EAGAIN)
+		return rc;
 	if ((rc = private_replay(fs, &fs->index, &fs->private_index)))
 		return rc;
 	if (st == IDX_EXACT) {
