@@ -252,30 +252,66 @@ static char *digest_path(const char *voldir)
 	return p;
 }
 
-/* SHA-256 of the index's data file. */
-static int index_file_digest(const char *dir, uint8_t out[32])
+/* What this user's writer left: the SHA-256 of the index's data file and,
+ * when the file did not change while it was hashed, the file's identity
+ * (device, inode, size, modification and status-change times in ns). A
+ * data file with that identity holds those bytes: any write through the
+ * kernel changes its status-change time. */
+struct idx_digest {
+	uint8_t sha[32];
+	int64_t id[5];
+	int has_id;
+};
+
+static void file_identity(const struct stat *st, int64_t id[5])
+{
+	id[0] = (int64_t)st->st_dev;
+	id[1] = (int64_t)st->st_ino;
+	id[2] = (int64_t)st->st_size;
+	id[3] = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	id[4] = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
+/* SHA-256 of the index's data file, and its identity when it held still. */
+static int index_file_digest(const char *dir, struct idx_digest *out)
 {
 	struct lgfs_sha256_ctx *c = NULL;
 	char *path = join(dir, "data.mdb");
 	uint8_t *buf = malloc(1 << 20);
+	struct stat st;
+	int64_t before[5];
 	ssize_t n;
 	int fd = -1, rc = -ENOMEM;
 
+	memset(out, 0, sizeof(*out));
 	if (!path || !buf || !(c = lgfs_sha256_ctx_new()))
 		goto out;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	if (fd < 0 || fstat(fd, &st)) {
 		rc = -errno;
 		goto out;
 	}
+	file_identity(&st, before);
 	while ((n = read(fd, buf, 1 << 20)) > 0)
 		lgfs_sha256_ctx_update(c, buf, (size_t)n);
-	if (n < 0) {
+	if (n < 0 || fstat(fd, &st)) {
 		rc = -errno;
 		goto out;
 	}
-	lgfs_sha256_ctx_final(c, out);
+	lgfs_sha256_ctx_final(c, out->sha);
 	c = NULL;
+	file_identity(&st, out->id);
+	/* An identity serves only for a file that held still while hashed and
+	 * was last changed seconds ago: file times have the granularity of a
+	 * clock tick, and a write within the tick of the last change may keep
+	 * them all (the next reader hashes it and records it then). */
+	{
+		struct timespec now;
+
+		out->has_id = !memcmp(before, out->id, sizeof(before)) && clock_gettime(CLOCK_REALTIME, &now) == 0 &&
+			      out->id[3] < (int64_t)now.tv_sec * 1000000000 + now.tv_nsec - 2000000000LL &&
+			      out->id[4] < (int64_t)now.tv_sec * 1000000000 + now.tv_nsec - 2000000000LL;
+	}
 	rc = 0;
 out:
 	if (fd >= 0)
@@ -286,36 +322,68 @@ out:
 	return rc;
 }
 
-/* The digest of the volume's data.mdb this user's last writer stored. */
-static int digest_load(const char *voldir, uint8_t want[32])
+/* The digest of the volume's data.mdb this user's last writer stored:
+ * "<hex sha>\n" and, when known, "id <dev> <ino> <size> <mtime> <ctime>\n". */
+static int digest_load(const char *voldir, struct idx_digest *want)
 {
-	char *p = digest_path(voldir), line[80];
+	char *p = digest_path(voldir), line[256];
+	long long id[5];
 	FILE *f;
-	int rc = -ENOENT;
+	int rc = -ENOENT, i;
 
+	memset(want, 0, sizeof(*want));
 	if (!p)
 		return -ENOMEM;
 	f = fopen(p, "re");
 	free(p);
 	if (!f)
 		return -ENOENT;
-	if (fgets(line, sizeof(line), f) && strlen(line) >= 64 && lgfs_unhex(want, 32, line, 64) == 0)
+	if (fgets(line, sizeof(line), f) && strlen(line) >= 64 && lgfs_unhex(want->sha, 32, line, 64) == 0) {
 		rc = 0;
+		if (fgets(line, sizeof(line), f) &&
+		    sscanf(line, "id %lld %lld %lld %lld %lld", &id[0], &id[1], &id[2], &id[3], &id[4]) == 5) {
+			for (i = 0; i < 5; i++)
+				want->id[i] = id[i];
+			want->has_id = 1;
+		}
+	}
 	fclose(f);
 	return rc;
 }
 
-/* 1 when the index's data file is the one whose digest this user kept. */
+static void digest_store(const char *voldir, const struct idx_digest *d);
+
+/* 1 when the index's data file has the identity or else the digest this
+ * user's writer left. */
 static int digest_matches(const char *voldir, const char *dir)
 {
-	uint8_t want[32], have[32];
+	struct idx_digest want, have;
+	char *path;
+	struct stat st;
+	int64_t id[5];
+	int same = 0;
 
-	return digest_load(voldir, want) == 0 && index_file_digest(dir, have) == 0 && !memcmp(want, have, 32);
+	if (digest_load(voldir, &want))
+		return 0;
+	if (want.has_id && (path = join(dir, "data.mdb"))) {
+		if (stat(path, &st) == 0) {
+			file_identity(&st, id);
+			same = !memcmp(id, want.id, sizeof(id));
+		}
+		free(path);
+		if (same)
+			return 1;
+	}
+	if (index_file_digest(dir, &have) || memcmp(want.sha, have.sha, 32))
+		return 0;
+	if (have.has_id && !want.has_id)
+		digest_store(voldir, &have); /* its identity, for next time */
+	return 1;
 }
 
 /* Remember (or, with d NULL, forget) the digest of the index's data file.
  * Written atomically; a failure only costs a verification next time. */
-static void digest_store(const char *voldir, const uint8_t *d)
+static void digest_store(const char *voldir, const struct idx_digest *d)
 {
 	char *p = digest_path(voldir), *tmp = NULL, *slash, hex[65];
 	int fd, ok;
@@ -336,10 +404,13 @@ static void digest_store(const char *voldir, const uint8_t *d)
 		free(p);
 		return;
 	}
-	lgfs_hex(hex, d, 32);
+	lgfs_hex(hex, d->sha, 32);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		ok = dprintf(fd, "%s\n", hex) == 65;
+		if (ok && d->has_id)
+			ok = dprintf(fd, "id %lld %lld %lld %lld %lld\n", (long long)d->id[0], (long long)d->id[1],
+				     (long long)d->id[2], (long long)d->id[3], (long long)d->id[4]) > 0;
 		if (close(fd) == 0 && ok && rename(tmp, p) == 0)
 			tmp[0] = '\0';
 		if (tmp[0])
@@ -378,41 +449,60 @@ static int private_copy(struct lgfs_fs *fs, const char *dir)
 {
 	struct lgfs_sha256_ctx *c = NULL;
 	char *pdir = NULL, *src = join(dir, "data.mdb"), *dst = NULL;
-	uint8_t want[32], have[32], *buf = malloc(1 << 20);
+	uint8_t *buf = malloc(1 << 20), have[32];
+	struct idx_digest want;
+	struct stat st;
+	int64_t before[5], after[5];
 	uint64_t applied;
 	off_t off = 0;
 	ssize_t n = 0;
-	int in = -1, out = -1, rc = -EAGAIN;
+	int in = -1, out = -1, rc = -EAGAIN, same;
 
-	if (!src || !buf || !(c = lgfs_sha256_ctx_new())) {
+	if (!src || !buf) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	if (digest_load(fs->voldir, want) || private_dir(&pdir))
+	if (digest_load(fs->voldir, &want) || private_dir(&pdir))
 		goto out;
 	if (!(dst = join(pdir, "data.mdb"))) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0 ||
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0 || fstat(in, &st) ||
 	    (out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
 		goto out;
+	/* The file has the identity the writer left: its bytes need no hash
+	 * if it keeps it until the copy is done. */
+	file_identity(&st, before);
+	same = want.has_id && !memcmp(before, want.id, sizeof(before));
+	if (!same && !(c = lgfs_sha256_ctx_new())) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	while ((n = read(in, buf, 1 << 20)) > 0) {
-		lgfs_sha256_ctx_update(c, buf, (size_t)n);
+		if (c)
+			lgfs_sha256_ctx_update(c, buf, (size_t)n);
 		if (lgfs_sys_pwrite_all(out, buf, (size_t)n, off)) {
 			n = -1;
 			break;
 		}
 		off += n;
 	}
-	lgfs_sha256_ctx_final(c, have);
-	c = NULL;
-	if (n < 0 || close(out)) {
+	if (n < 0 || fstat(in, &st) || close(out)) {
 		out = -1;
 		goto out;
 	}
 	out = -1;
-	if (memcmp(want, have, 32) || index_probe(fs->ledger, pdir, &applied) != IDX_EXACT)
+	file_identity(&st, after);
+	if (c) {
+		lgfs_sha256_ctx_final(c, have);
+		c = NULL;
+		if (memcmp(want.sha, have, 32))
+			goto out;
+	} else if (memcmp(before, after, sizeof(before))) {
+		goto out;
+	}
+	if (index_probe(fs->ledger, pdir, &applied) != IDX_EXACT)
 		goto out;
 	if ((rc = lgfs_index_open(&fs->index, pdir, 1)))
 		goto out;
@@ -559,7 +649,7 @@ static int open_index_reader(struct lgfs_fs *fs, const char *dir)
 {
 	uint64_t applied;
 	enum idx_state st = index_probe(fs->ledger, dir, &applied);
-	uint8_t d[32];
+	struct idx_digest d;
 	int rc;
 
 	/* Read without a lock file, the shared index must not change under the
@@ -574,8 +664,8 @@ static int open_index_reader(struct lgfs_fs *fs, const char *dir)
 		/* Check it once, and remember it as verified. */
 		if ((rc = index_check(fs, dir, fs->index)))
 			return rc;
-		if (index_file_digest(dir, d) == 0)
-			digest_store(fs->voldir, d);
+		if (index_file_digest(dir, &d) == 0)
+			digest_store(fs->voldir, &d);
 	}
 	return 0;
 }
@@ -677,10 +767,10 @@ int lgfs_fs_close(struct lgfs_fs *fs)
 		/* A clean close: what the index holds is exactly the verified log
 		 * this writer extended. Remember its bytes for the next open. */
 		char *dir = join(fs->voldir, "index");
-		uint8_t d[32];
+		struct idx_digest d;
 
-		if (dir && index_file_digest(dir, d) == 0)
-			digest_store(fs->voldir, d);
+		if (dir && index_file_digest(dir, &d) == 0)
+			digest_store(fs->voldir, &d);
 		free(dir);
 	}
 	if (fs->private_index) {
@@ -700,7 +790,7 @@ int lgfs_fs_rebuild(const char *store, const char *volume, uint64_t *entries)
 	struct lgfs_ledger *l = NULL;
 	struct lgfs_index *x = NULL;
 	char *path = NULL, *voldir = NULL;
-	uint8_t d[32];
+	struct idx_digest d;
 	int rc;
 
 	*entries = 0;
@@ -722,8 +812,8 @@ int lgfs_fs_rebuild(const char *store, const char *volume, uint64_t *entries)
 	rc = replay(l, x, 0, *entries);
 	lgfs_index_close(x);
 	x = NULL;
-	if (!rc && voldir && index_file_digest(path, d) == 0)
-		digest_store(voldir, d);
+	if (!rc && voldir && index_file_digest(path, &d) == 0)
+		digest_store(voldir, &d);
 out:
 	free(voldir);
 	lgfs_index_close(x);

@@ -624,8 +624,8 @@ int lgfs_vlog_verify(struct lgfs_vlog *v, struct lgfs_log *log, const char *dir,
 	struct scan s;
 	char name[LGFS_VOLUME_NAME_MAX + 2];
 	uint64_t size = 0;
-	uint8_t empty[32];
-	int rc;
+	uint8_t empty[32], key[32];
+	int rc, cacheable;
 
 	memset(v, 0, sizeof(*v));
 	memset(&s, 0, sizeof(s));
@@ -648,6 +648,11 @@ int lgfs_vlog_verify(struct lgfs_vlog *v, struct lgfs_log *log, const char *dir,
 				    name, name);
 		goto out;
 	}
+	/* Not one file changed since this user's last full verification: its
+	 * result stands (vcache.c says exactly what "changed" means). */
+	cacheable = lgfs_vcache_key(dir, key) == 0;
+	if (cacheable && lgfs_vcache_load(v, dir, size) == 0)
+		goto out;
 	if ((rc = genesis_first(&s, log)) || (rc = load_checkpoints(&s, dir, size, reader)) ||
 	    (rc = check_pin(&s, dir, size)))
 		goto out;
@@ -679,6 +684,8 @@ int lgfs_vlog_verify(struct lgfs_vlog *v, struct lgfs_log *log, const char *dir,
 	v->size = size;
 	v->front = s.f;
 	lgfs_merkle_frontier_root(&s.f, v->root);
+	if (cacheable)
+		lgfs_vcache_store(v, dir, key);
 out:
 	lgfs_key_free(s.founder);
 	free(s.anchors);

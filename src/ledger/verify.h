@@ -74,6 +74,23 @@ struct lgfs_cpfile {
 int lgfs_cpfile_read(struct lgfs_cpfile *out, const char *voldir);
 void lgfs_cpfile_free(struct lgfs_cpfile *f);
 
+/* The verification cache (vcache.c): the result of this user's last full
+ * verification of the log in voldir, reused while none of the log's files
+ * changed (same device, inode, size, mtime, ctime) and the pin is the same.
+ * lgfs_vcache_key: the identity of the log's files now (0), or -1 (no
+ * cache: LEDGERFS_VERIFY=full, unreadable). lgfs_vcache_load: 0 and *v
+ * filled on a hit for a log of log_size entries, 1 on a miss (v cleared).
+ * lgfs_vcache_store: remember v, verified from files whose identity was
+ * `key` before the verification, if they still have it (else nothing). */
+int lgfs_vcache_key(const char *voldir, uint8_t key[32]);
+int lgfs_vcache_load(struct lgfs_vlog *v, const char *voldir, uint64_t log_size);
+void lgfs_vcache_store(const struct lgfs_vlog *v, const char *voldir, const uint8_t key[32]);
+/* For tests: the least number of entries a log must have to be cached
+ * (default 10000). */
+void lgfs_vcache_set_min(uint64_t n);
+/* For tests: how many opens used the cache in this process. */
+uint64_t lgfs_vcache_hits(void);
+
 /* For tests: the least number of entries one thread checks (0: the
  * default, 65536), so that small logs are split over the cores too. */
 void lgfs_vlog_set_part_min(uint64_t n);
