@@ -384,6 +384,72 @@ out:
 	return rc;
 }
 
+/* What an inode's past entries hold: the fields that change. The others
+ * never do (ino, created, btime, rdev: from the current table, which keeps
+ * every inode ever created), and the content's manifest and SHA-256 are
+ * those of its version (the versions table): 72 bytes, not 176. */
+struct past_inode {
+	uint32_t mode, uid, gid, nlink;
+	uint64_t size;
+	int64_t atime, mtime, ctime;
+	uint64_t version, parent, allocated;
+};
+
+static void past_pack(struct past_inode *p, const struct lgfs_inode *in)
+{
+	memset(p, 0, sizeof(*p));
+	p->mode = in->mode;
+	p->uid = in->uid;
+	p->gid = in->gid;
+	p->nlink = in->nlink;
+	p->size = in->size;
+	p->atime = in->atime;
+	p->mtime = in->mtime;
+	p->ctime = in->ctime;
+	p->version = in->version;
+	p->parent = in->parent;
+	p->allocated = in->allocated;
+}
+
+static int past_unpack(struct lgfs_index *x, MDB_txn *t, uint64_t ino, const MDB_val *v, struct lgfs_inode *out)
+{
+	struct past_inode p;
+	uint8_t kb[16];
+	MDB_val k = { 16, kb }, vv;
+	int rc;
+
+	if (v->mv_size != sizeof(p))
+		return -EIO;
+	memcpy(&p, v->mv_data, sizeof(p));
+	if ((rc = lgfs_inode_get(x, t, ino, out)))
+		return rc == -ENOENT ? -EIO : rc; /* a past without a present: a broken index */
+	out->mode = p.mode;
+	out->uid = p.uid;
+	out->gid = p.gid;
+	out->nlink = p.nlink;
+	out->size = p.size;
+	out->atime = p.atime;
+	out->mtime = p.mtime;
+	out->ctime = p.ctime;
+	out->version = p.version;
+	out->parent = p.parent;
+	out->allocated = p.allocated;
+	memset(out->manifest, 0, 32);
+	memset(out->sha256, 0, 32);
+	if (!p.version)
+		return 0;
+	key_u64(kb, ino);
+	key_u64(kb + 8, p.version);
+	rc = mdb_get(t, x->versions, &k, &vv);
+	if (rc == MDB_NOTFOUND || (rc == 0 && vv.mv_size != sizeof(struct lgfs_version)))
+		return -EIO;
+	if (rc)
+		return fail(rc, "version");
+	memcpy(out->manifest, ((const struct lgfs_version *)vv.mv_data)->manifest, 32);
+	memcpy(out->sha256, ((const struct lgfs_version *)vv.mv_data)->sha256, 32);
+	return 0;
+}
+
 int lgfs_inode_get(struct lgfs_index *x, MDB_txn *t, uint64_t ino, struct lgfs_inode *out)
 {
 	uint8_t kb[8];
@@ -424,7 +490,12 @@ int lgfs_inode_put(struct lgfs_index *x, MDB_txn *t, const struct lgfs_inode *in
 	rc = mdb_put(t, x->inodes, &k, &v, 0);
 	if (rc)
 		return fail(rc, "inode");
-	return hist_put(x, t, x->h_inodes, kb, 8, in, sizeof(*in), 0);
+	{
+		struct past_inode p;
+
+		past_pack(&p, in);
+		return hist_put(x, t, x->h_inodes, kb, 8, &p, sizeof(p), 0);
+	}
 }
 
 /* parent || name; name ≤ 255 bytes (checked by callers: ENAMETOOLONG). */
@@ -725,10 +796,7 @@ int lgfs_inode_get_at(struct lgfs_index *x, MDB_txn *t, uint64_t ino, uint64_t a
 	key_u64(kb, ino);
 	if ((rc = hist_get(x, t, x->h_inodes, kb, 8, at, &v)))
 		return rc;
-	if (v.mv_size != sizeof(*out))
-		return -EIO;
-	memcpy(out, v.mv_data, sizeof(*out));
-	return 0;
+	return past_unpack(x, t, ino, &v, out);
 }
 
 int lgfs_dirent_get_at(struct lgfs_index *x, MDB_txn *t, uint64_t parent, const char *name, size_t len,
@@ -830,6 +898,9 @@ int lgfs_name_get_at(struct lgfs_index *x, MDB_txn *t, uint64_t ino, uint64_t at
 }
 
 struct change_ctx {
+	struct lgfs_index *x;
+	MDB_txn *t;
+	uint64_t ino;
 	lgfs_inode_change_cb icb;
 	lgfs_dirent_change_cb dcb;
 	lgfs_name_cb ncb;
@@ -848,7 +919,7 @@ static int name_change_cb(void *arg, uint64_t index, const MDB_val *v)
 int lgfs_names_each(struct lgfs_index *x, MDB_txn *t, uint64_t ino, uint64_t from, uint64_t to, lgfs_name_cb cb,
 		    void *arg)
 {
-	struct change_ctx c = { NULL, NULL, cb, arg };
+	struct change_ctx c = { x, t, ino, NULL, NULL, cb, arg };
 	uint8_t kb[8];
 
 	key_u64(kb, ino);
@@ -859,17 +930,15 @@ static int inode_change_cb(void *arg, uint64_t index, const MDB_val *v)
 {
 	struct change_ctx *c = arg;
 	struct lgfs_inode in;
+	int rc = past_unpack(c->x, c->t, c->ino, v, &in);
 
-	if (v->mv_size != sizeof(in))
-		return -EIO;
-	memcpy(&in, v->mv_data, sizeof(in));
-	return c->icb(c->arg, index, &in);
+	return rc ? rc : c->icb(c->arg, index, &in);
 }
 
 int lgfs_inode_changes(struct lgfs_index *x, MDB_txn *t, uint64_t ino, uint64_t from, uint64_t to,
 		       lgfs_inode_change_cb cb, void *arg)
 {
-	struct change_ctx c = { cb, NULL, NULL, arg };
+	struct change_ctx c = { x, t, ino, cb, NULL, NULL, arg };
 	uint8_t kb[8];
 
 	key_u64(kb, ino);
@@ -888,7 +957,7 @@ static int dirent_change_cb(void *arg, uint64_t index, const MDB_val *v)
 int lgfs_dirent_changes(struct lgfs_index *x, MDB_txn *t, uint64_t parent, const char *name, size_t len,
 			uint64_t from, uint64_t to, lgfs_dirent_change_cb cb, void *arg)
 {
-	struct change_ctx c = { NULL, cb, NULL, arg };
+	struct change_ctx c = { x, t, 0, NULL, cb, NULL, arg };
 	uint8_t kb[HIST_KEY_MAX];
 
 	if (len == 0 || len > NAME_MAX_BYTES)

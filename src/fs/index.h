@@ -22,7 +22,8 @@
  * lookup: the greatest key of the prefix at or before the point. Names
  * hold no NUL byte, so "name 0x00" ends a name unambiguously and keeps all
  * keys of one name together, ordered by index.
- *   h_inodes  u64 ino || u64 index -> struct lgfs_inode
+ *   h_inodes  u64 ino || u64 index -> the inode's changing fields (index.c:
+ *             struct past_inode; the rest from inodes and versions)
  *   h_dirents u64 parent || name || 0x00 || u64 index -> u64 ino, or empty: removed
  *   h_xattrs  u64 ino || name || 0x00 || u64 index -> 0x01 || value, or empty: removed
  *   h_names   u64 ino || u64 index -> u64 parent || name: the name it was given then
@@ -35,7 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LGFS_INDEX_LAYOUT 3
+#define LGFS_INDEX_LAYOUT 4
 
 /* One inode (host byte order: the index is a local cache). */
 struct lgfs_inode {
