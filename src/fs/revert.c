@@ -116,7 +116,8 @@ static int list_past(struct rv *r, uint64_t old_dir, struct listing *out)
 
 	if (rc)
 		return rc < 0 ? rc : -EIO;
-	qsort(out->v, out->n, sizeof(*out->v), entry_cmp);
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), entry_cmp);
 	return 0;
 }
 
@@ -132,7 +133,8 @@ static int list_cur(struct rv *r, uint64_t dir, struct listing *out)
 	mdb_txn_abort(t);
 	if (rc)
 		return rc < 0 ? rc : -EIO;
-	qsort(out->v, out->n, sizeof(*out->v), entry_cmp);
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), entry_cmp);
 	return 0;
 }
 

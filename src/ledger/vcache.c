@@ -119,7 +119,8 @@ static int files_digest(const char *voldir, uint8_t out[32], int64_t *newest)
 		goto out;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), name_cmp);
+	if (n)
+		qsort(names, n, sizeof(*names), name_cmp);
 	for (i = 0; i < n; i++)
 		file_id(c, logdir, names[i], newest);
 	lgfs_sha256_ctx_update(c, "", 1);
