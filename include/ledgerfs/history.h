@@ -66,6 +66,12 @@ typedef int (*lgfs_past_dir_cb)(void *arg, const char *name, size_t len, const s
 int lgfs_past_readdir(struct lgfs_fs *fs, uint64_t at, uint64_t dir, const char *after, size_t after_len,
 		      lgfs_past_dir_cb cb, void *arg);
 
+/* What identifies the content a regular file had at `at`: the SHA-256 of
+ * its bytes (all zero for files over the hole limit, which carry none) and
+ * its manifest id (all zero: empty); either may be NULL. Two versions with
+ * the same manifest id have the same bytes. -EISDIR / -EINVAL for others. */
+int lgfs_past_content(struct lgfs_fs *fs, uint64_t at, uint64_t ino, uint8_t sha256[32], uint8_t manifest[32]);
+
 /* The content a regular file had at `at`. Reads check every chunk; the read
  * that reaches the end of the file also checks the SHA-256 of the whole
  * content when every byte was read through this handle in order (-EIO with

@@ -84,6 +84,27 @@ int lgfs_past_getattr(struct lgfs_fs *fs, uint64_t at, uint64_t ino, struct lgfs
 	return rc;
 }
 
+int lgfs_past_content(struct lgfs_fs *fs, uint64_t at, uint64_t ino, uint8_t sha256[32], uint8_t manifest[32])
+{
+	struct lgfs_inode in;
+	MDB_txn *t;
+	int rc;
+
+	if ((rc = begin_at(fs, at, &t)))
+		return rc;
+	rc = inode_at(fs, t, ino, at, &in);
+	mdb_txn_abort(t);
+	if (rc)
+		return rc;
+	if (!S_ISREG(in.mode))
+		return S_ISDIR(in.mode) ? -EISDIR : -EINVAL;
+	if (sha256)
+		memcpy(sha256, in.sha256, 32);
+	if (manifest)
+		memcpy(manifest, in.manifest, 32);
+	return 0;
+}
+
 static int lookup_in(struct lgfs_fs *fs, MDB_txn *t, uint64_t at, uint64_t parent, const char *name, size_t len,
 		     struct lgfs_inode *in)
 {
