@@ -26,5 +26,8 @@ int lgfs_quote(struct lgfs_buf *b, const void *s, size_t n);
 /* RFC 3339 UTC time with nanoseconds: 2026-11-23T03:40:01.123456789Z.
  * `out` holds at least 40 bytes. */
 void lgfs_time_format(char *out, size_t cap, int64_t ns);
+/* Parse an RFC 3339 time, "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)"
+ * (years 1970..2262), to ns since the epoch; -1 when it is not one. */
+int lgfs_time_parse(const char *s, int64_t *out);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "ledgerfs/error.h"
 #include "ledgerfs/escape.h"
+#include "ledgerfs/hash.h"
 #include "ledgerfs/ledger.h"
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Print one message line to stderr with every name in it escaped: messages
  * carry names from users and from the store (a file name with ESC or a
@@ -42,6 +44,49 @@ int cli_fail(const char *fmt, ...)
 int cli_fail_lib(const char *what)
 {
 	return cli_fail("%s: %s", what, lgfs_error_last());
+}
+
+int cli_fs_fail(const char *what, int err)
+{
+	if (err == -EBUSY)
+		return cli_fail("%s: the volume is in use by another writer (mounted?)", what);
+	if ((err == -EIO || err == -ERANGE || err == -EINVAL) && *lgfs_error_last())
+		return cli_fail("%s: %s", what, lgfs_error_last());
+	return cli_fail("%s: %s", what, strerror(-err));
+}
+
+void cli_mode_string(char out[11], uint32_t mode)
+{
+	static const char rwx[] = "rwxrwxrwx";
+	int i;
+
+	switch (mode & S_IFMT) {
+	case S_IFDIR: out[0] = 'd'; break;
+	case S_IFLNK: out[0] = 'l'; break;
+	case S_IFCHR: out[0] = 'c'; break;
+	case S_IFBLK: out[0] = 'b'; break;
+	case S_IFIFO: out[0] = 'p'; break;
+	case S_IFSOCK: out[0] = 's'; break;
+	default: out[0] = '-';
+	}
+	for (i = 0; i < 9; i++)
+		out[1 + i] = (mode & (0400u >> i)) ? rwx[i] : '-';
+	if (mode & S_ISUID)
+		out[3] = (mode & 0100) ? 's' : 'S';
+	if (mode & S_ISGID)
+		out[6] = (mode & 0010) ? 's' : 'S';
+	if (mode & S_ISVTX)
+		out[9] = (mode & 0001) ? 't' : 'T';
+	out[10] = '\0';
+}
+
+const char *cli_author_name(const struct lgfs_volume_info *info, const uint8_t author[32], char hex[65])
+{
+	if (!memcmp(author, info->founder, 32))
+		return info->founder_name;
+	lgfs_hex(hex, author, 32);
+	hex[16] = '\0';
+	return hex;
 }
 
 int cli_usage(const char *cmd, const char *fmt, ...)

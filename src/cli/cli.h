@@ -6,6 +6,7 @@
 #define LGFS_CLI_H
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "ledgerfs/key.h"
@@ -27,6 +28,15 @@ const struct cli_cmd *cli_find(const char *name);
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The library's last error, with context: "ledgerfs: <what>: <message>". */
 int cli_fail_lib(const char *what);
+/* An fs-layer error (negative errno) about `what`: the library's message
+ * when it left one for this kind of error, else strerror; returns 1. */
+int cli_fs_fail(const char *what, int err);
+/* "drwxr-xr-x" of a st_mode. */
+void cli_mode_string(char out[11], uint32_t mode);
+/* A record author for people: the founder's key name, else the first 16
+ * hex digits of the key (in hex). */
+struct lgfs_volume_info;
+const char *cli_author_name(const struct lgfs_volume_info *info, const uint8_t author[32], char hex[65]);
 /* Usage error: message, then "see 'ledgerfs CMD --help'"; returns 2. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print a command's --help to stdout; returns 0. */

@@ -16,9 +16,10 @@
 
 static int fail(const char *what, int err)
 {
-	if ((err == -EIO || err == -ENOENT || err == -ERANGE || err == -EINVAL || err == -EBUSY) &&
-	    *lgfs_error_last())
-		return cli_fail("%s: %s", what, lgfs_error_last());
+	const char *m = lgfs_error_last();
+
+	if ((err == -EIO || err == -ENOENT || err == -ERANGE || err == -EINVAL || err == -EBUSY) && *m)
+		return strncmp(m, what, strlen(what)) ? cli_fail("%s: %s", what, m) : cli_fail("%s", m);
 	return cli_fail("%s: %s", what, strerror(-err));
 }
 
@@ -38,12 +39,13 @@ static int mounted(const char *store, const char *vol, const char *point, const 
 	else if (!rc && (rc = lgfs_past_resolve(fs, at, path, &ino)))
 		rc = cli_fail("%s did not exist at log index %llu: nothing to revert to", esc ? esc : "?",
 			      (unsigned long long)at);
-	else if (!rc)
-		rc = cli_fail("volume %s is mounted (another writer holds it): revert through the mount with\n"
-			      "  cp -a MOUNTPOINT/.ledgerfs/at/%llu%s MOUNTPOINT%s\n"
-			      "(after moving away what is at %s now: cp copies a directory into an existing one),\n"
-			      "or unmount it ('ledgerfs umount MOUNTPOINT') and run this command again",
-			      vol, (unsigned long long)at, esc ? esc : "?", esc ? esc : "?", esc ? esc : "?");
+	else if (!rc) {
+		rc = cli_fail("volume %s is mounted (another writer holds it): revert through the mount with", vol);
+		fprintf(stderr, "  cp -a MOUNTPOINT/.ledgerfs/at/%llu%s MOUNTPOINT%s\n"
+			"(after moving away what is at %s now: cp copies a directory into an existing one),\n"
+			"or unmount it ('ledgerfs umount MOUNTPOINT') and run this command again\n",
+			(unsigned long long)at, esc ? esc : "?", esc ? esc : "?", esc ? esc : "?");
+	}
 	else
 		rc = cli_fail("volume %s is mounted (another writer holds it): unmount it ('ledgerfs umount MOUNTPOINT') and run this command again",
 			      vol);
@@ -94,6 +96,7 @@ int cmd_revert(int argc, char **argv)
 		return 1;
 	}
 	esc = lgfs_escape_dup(path, strlen(path));
+	lgfs_error_clear();
 	rc = lgfs_fs_open(&fs, store, vol, k, 0);
 	if (rc == -EBUSY) {
 		rc = mounted(store, vol, point, path);
@@ -103,12 +106,14 @@ int cmd_revert(int argc, char **argv)
 		rc = fail(vol, rc);
 		goto out;
 	}
+	lgfs_error_clear();
 	if ((rc = lgfs_fs_point(fs, point, &at))) {
 		rc = fail(point, rc);
 		lgfs_fs_close(fs);
 		goto out;
 	}
 	before = lgfs_fs_entries(fs);
+	lgfs_error_clear();
 	rc = lgfs_fs_revert(fs, &ctx, path, at, &records);
 	if (rc) {
 		rc = fail(path, rc);

@@ -48,12 +48,18 @@ const struct cli_cmd cli_cmds[] = {
 	  "ledgerfs volumes [--store DIR] [--json]\n\n"
 	  "Lists each volume with its number of log entries and its origin." },
 	{ "log", cmd_log, "print a volume's records",
-	  "ledgerfs log [--store DIR] [--json] [--from N] [--limit N] VOLUME\n\n"
+	  "ledgerfs log [--store DIR] [--json] [--from N] [--limit N] [--path PATH]\n"
+	  "             [--since POINT] [--until POINT] [--author NAME] VOLUME\n\n"
 	  "Prints records from index N (default 0), at most --limit of them:\n"
-	  "index, time (UTC), author, acting uid/gid, operation and arguments.\n"
-	  "--json prints one JSON object per line. The whole log is verified\n"
-	  "first (as every command that opens a volume does); 'ledgerfs audit'\n"
-	  "says in detail what is wrong with a volume that fails." },
+	  "index, time (UTC), author, acting uid/gid, operation, the path it acted\n"
+	  "on as it was then (a rename: OLD -> NEW), and its arguments. --json\n"
+	  "prints one JSON object per line (\"path\", \"new_path\").\n"
+	  "Filters: --path PATH the records that made the versions of PATH (as\n"
+	  "'ledgerfs history' lists them); --since/--until a log index or an RFC\n"
+	  "3339 time (inclusive); --author a key name or the start of a key in hex\n"
+	  "(8 digits at least). The log is verified first (as by every command\n"
+	  "that opens a volume); 'ledgerfs audit' says in detail what is wrong\n"
+	  "with a volume that fails." },
 	{ "checkpoint", cmd_checkpoint, "print the latest signed checkpoint",
 	  "ledgerfs checkpoint [--store DIR] [--new [--key FILE] | --consistency OLD_SIZE] VOLUME\n\n"
 	  "Prints the newest verified checkpoint of VOLUME (a C2SP tlog-checkpoint\n"
@@ -130,19 +136,43 @@ const struct cli_cmd cli_cmds[] = {
 	  "then, after 'ledgerfs audit'). The volume must not be mounted." },
 	{ "history", cmd_history, "list every version of a path",
 	  "ledgerfs history [--store DIR] [--json] [--follow] VOLUME PATH\n\n"
-	  "(being written)" },
+	  "Lists every version that was at PATH, oldest first: what the path named\n"
+	  "after each record that changed it, across replacement by rename (editors,\n"
+	  "sed -i), renames of the file or of a parent directory, deletion (\"(gone)\")\n"
+	  "and re-creation. Columns: @N (the version: PATH@N is a POINT), log index,\n"
+	  "time, author, acting uid/gid, operation, mode, size, SHA-256 of the content\n"
+	  "(\"-\" when none), the path then (and a symlink's target). --follow lists\n"
+	  "the file that is (or last was) at PATH under every name it had. PATH need\n"
+	  "not exist now.\n\n"
+	  "A POINT, for every command taking one, is a log index (1234), an RFC 3339\n"
+	  "time (2026-11-23T10:00:00Z: the state after the last record at or before\n"
+	  "it), or PATH@N: the state right after version N of PATH." },
 	{ "cat", cmd_cat, "print a file as it was at a point in history",
 	  "ledgerfs cat [--store DIR] [--at POINT] VOLUME PATH\n\n"
-	  "(being written)" },
+	  "Writes the content PATH had at POINT (default: now) to stdout. Every\n"
+	  "chunk is checked against its hash as it is read, and the whole content\n"
+	  "against the SHA-256 its record names; a mismatch stops with an error and\n"
+	  "exit status 1. See 'ledgerfs history --help' for POINT." },
 	{ "ls", cmd_ls, "list a directory as it was at a point in history",
 	  "ledgerfs ls [--store DIR] [--at POINT] [-l] [-R] VOLUME [DIR]\n\n"
-	  "(being written)" },
+	  "Lists the entries of DIR (default /) at POINT (default: now), in name\n"
+	  "order. -l: MODE NLINK UID GID SIZE MTIME NAME [-> TARGET]; -R: the whole\n"
+	  "tree, depth-first, as paths relative to DIR. Names are escaped as in\n"
+	  "every other command. See 'ledgerfs history --help' for POINT." },
 	{ "diff", cmd_diff, "compare two points in history",
 	  "ledgerfs diff [--store DIR] --from POINT [--to POINT] [--content] VOLUME [PATH]\n\n"
 	  "(being written)" },
 	{ "revert", cmd_revert, "restore a file or a tree as it was at a point, by new records",
 	  "ledgerfs revert [--store DIR] [--key FILE] --to POINT VOLUME PATH\n\n"
-	  "(being written)" },
+	  "Makes PATH (a file or a whole directory tree) what it was at POINT by\n"
+	  "appending new records signed by your key: content (named again, not\n"
+	  "copied), modes, owners, times, xattrs, symlinks, hard links within the\n"
+	  "tree, deleted entries re-created and entries added since removed. History\n"
+	  "is never rewritten: the revert is itself new versions. PATH need not\n"
+	  "exist now but must have existed at POINT. While the volume is mounted the\n"
+	  "command is refused and says how to do it through the mount (copy from\n"
+	  "MOUNTPOINT/.ledgerfs/at/INDEX/PATH). See 'ledgerfs history --help' for\n"
+	  "POINT." },
 	{ NULL, NULL, NULL, NULL }
 };
 

@@ -7,6 +7,7 @@
 #include "ledgerfs/escape.h"
 #include "ledgerfs/hash.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,4 +104,57 @@ void lgfs_time_format(char *out, size_t cap, int64_t ns)
 	}
 	strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out, cap, "%s.%09ldZ", day, frac);
+}
+
+int lgfs_time_parse(const char *s, int64_t *out)
+{
+	struct tm tm;
+	int64_t ns = 0, secs;
+	int off = 0, digits = 0;
+	const char *p;
+
+	memset(&tm, 0, sizeof(tm));
+	for (p = s; *p; p++)
+		if (!isdigit((unsigned char)*p) && !strchr("-:T.tZz+ ", *p))
+			return -1;
+	if (strlen(s) < 20 || !isdigit((unsigned char)s[0]))
+		return -1;
+	if (sscanf(s, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3 || s[4] != '-' || s[7] != '-' ||
+	    (s[10] != 'T' && s[10] != 't' && s[10] != ' '))
+		return -1;
+	if (sscanf(s + 11, "%2d:%2d:%2d", &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 3 || s[13] != ':' ||
+	    s[16] != ':')
+		return -1;
+	p = s + 19;
+	if (*p == '.') {
+		for (p++; isdigit((unsigned char)*p); p++, digits++)
+			if (digits < 9)
+				ns = ns * 10 + (*p - '0');
+		if (digits == 0)
+			return -1;
+		for (; digits < 9; digits++)
+			ns *= 10;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int hh, mm;
+
+		if (strlen(p) != 6 || p[3] != ':' || sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 23 || mm > 59)
+			return -1;
+		off = (hh * 60 + mm) * 60 * (*p == '-' ? -1 : 1);
+		p += 6;
+	} else {
+		return -1;
+	}
+	if (*p || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+	    tm.tm_min > 59 || tm.tm_sec > 60 || tm.tm_year < 1970 || tm.tm_year > 2262)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	secs = (int64_t)timegm(&tm);
+	if (secs == -1)
+		return -1;
+	*out = (secs - off) * 1000000000LL + ns;
+	return 0;
 }
