@@ -50,8 +50,10 @@ int cli_fs_fail(const char *what, int err)
 {
 	if (err == -EBUSY)
 		return cli_fail("%s: the volume is in use by another writer (mounted?)", what);
-	if ((err == -EIO || err == -ERANGE || err == -EINVAL) && *lgfs_error_last())
-		return cli_fail("%s: %s", what, lgfs_error_last());
+	const char *m = lgfs_error_last();
+
+	if ((err == -EIO || err == -ERANGE || err == -EINVAL) && *m)
+		return strncmp(m, what, strlen(what)) ? cli_fail("%s: %s", what, m) : cli_fail("%s", m);
 	return cli_fail("%s: %s", what, strerror(-err));
 }
 
