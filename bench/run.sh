@@ -12,3 +12,4 @@ echo "== ledger (store on $(df -P "$dir" | awk 'NR==2 {print $1}'))"
 "$BUILD/bench/bench_ledger" "$dir" "${BENCH_RECORDS:-50000}" "${BENCH_RUNS:-3}"
 BUILD="$BUILD" BENCH_DIR="$BENCH_DIR" bash bench/fs_bench.sh || echo "fs_bench.sh failed (exit $?); the ledger figures above stand" >&2
 BUILD="$BUILD" BENCH_DIR="$BENCH_DIR" bash bench/verify_bench.sh || echo "verify_bench.sh failed (exit $?)" >&2
+BUILD="$BUILD" BENCH_DIR="$BENCH_DIR" bash bench/history_bench.sh || echo "history_bench.sh failed (exit $?)" >&2
