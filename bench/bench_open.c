@@ -9,6 +9,10 @@
  *       opens the volume as the file system does (verified log, index
  *       trusted or checked or replayed), looks up /d0/f0 and prints the
  *       seconds it took
+ *   bench_open history STORE VOLUME PATH
+ *       opens the volume read-only, then times lgfs_fs_history of PATH and
+ *       a listing of the root at the middle log index, each the median of
+ *       21 runs; prints the three figures in milliseconds
  *
  * Used by bench/verify_bench.sh; prints figures, asserts nothing.
  */
@@ -21,6 +25,7 @@
 
 #include "ledgerfs/error.h"
 #include "ledgerfs/fs.h"
+#include "ledgerfs/history.h"
 #include "ledgerfs/key.h"
 #include "ledgerfs/ledger.h"
 
@@ -118,12 +123,68 @@ static int open_once(const char *store, const char *vol, int ro, const char *key
 	return rc ? 1 : 0;
 }
 
+static int count_cb(void *arg, const struct lgfs_path_version *v)
+{
+	(void)v;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int count_dir_cb(void *arg, const char *name, size_t len, const struct lgfs_stat *st)
+{
+	(void)name;
+	(void)len;
+	(void)st;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int history_once(const char *store, const char *vol, const char *path)
+{
+	struct lgfs_fs *fs = NULL;
+	double t0 = now(), topen, th[21], tl[21];
+	int i, n = 0, e = 0, rc;
+
+	rc = lgfs_fs_open(&fs, store, vol, NULL, LGFS_FS_RDONLY);
+	topen = now() - t0;
+	for (i = 0; !rc && i < 21; i++) {
+		n = 0;
+		t0 = now();
+		rc = lgfs_fs_history(fs, path, 0, count_cb, &n);
+		th[i] = now() - t0;
+		e = 0;
+		t0 = now();
+		if (!rc)
+			rc = lgfs_past_readdir(fs, lgfs_fs_entries(fs) / 2, 1, NULL, 0, count_dir_cb, &e);
+		tl[i] = now() - t0;
+	}
+	if (rc) {
+		fprintf(stderr, "bench_open: %s\n", lgfs_error_last());
+	} else {
+		qsort(th, 21, sizeof(*th), dbl_cmp);
+		qsort(tl, 21, sizeof(*tl), dbl_cmp);
+		printf("open %.1f ms, history %.3f ms (%d versions), root listing at the middle %.3f ms (%d entries)\n",
+		       topen * 1e3, th[10] * 1e3, n, tl[10] * 1e3, e);
+	}
+	lgfs_fs_close(fs);
+	return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 6 && !strcmp(argv[1], "make"))
 		return make(argv[2], argv[3], argv[4], strtoull(argv[5], NULL, 10));
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "open"))
 		return open_once(argv[2], argv[3], argc == 6 && !strcmp(argv[5], "ro"), argv[4]);
-	fprintf(stderr, "usage: bench_open make STORE VOLUME KEYFILE RECORDS | open STORE VOLUME KEYFILE [ro]\n");
+	if (argc == 5 && !strcmp(argv[1], "history"))
+		return history_once(argv[2], argv[3], argv[4]);
+	fprintf(stderr, "usage: bench_open make STORE VOLUME KEYFILE RECORDS | open STORE VOLUME KEYFILE [ro] | history STORE VOLUME PATH\n");
 	return 2;
 }

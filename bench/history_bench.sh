@@ -12,6 +12,8 @@
 #   get       `ledgerfs get` of a small file (the open alone, for scale)
 #   cat-at    `ledgerfs cat --at` of the big file's first version, MiB/s
 #   cat-now   `ledgerfs get` of its current version, MiB/s; and the ratio
+#   inside    the history lookup and a past root listing alone, in the
+#             library, after the open (bench_open history)
 # and the index size per log record. Prints figures; asserts nothing.
 # Scratch data in BENCH_DIR (./bench-data).
 set -eu
@@ -81,5 +83,6 @@ awk -v a="$at" -v c="$cur" -v m="$BIG" 'BEGIN {
 	printf "%-10s %8.3f s  %7.1f MiB/s\n", "cat-now", c, m / c
 	printf "%-10s %8.2f    (past / current speed)\n", "ratio", c / a
 }'
+printf "%-10s " inside; "$BUILD/bench/bench_open" history "$LEDGERFS_STORE" big /d0/f0
 idx=$(du -b "$LEDGERFS_STORE/volumes/big/index/data.mdb" | cut -f1)
 awk -v b="$idx" -v n="$total" 'BEGIN { printf "%-10s %8.1f MB  %6.0f bytes per log record\n", "index", b / 1e6, b / n }'
