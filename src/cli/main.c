@@ -160,8 +160,31 @@ const struct cli_cmd cli_cmds[] = {
 	  "tree, depth-first, as paths relative to DIR. Names are escaped as in\n"
 	  "every other command. See 'ledgerfs history --help' for POINT." },
 	{ "diff", cmd_diff, "compare two points in history",
-	  "ledgerfs diff [--store DIR] --from POINT [--to POINT] [--content] VOLUME [PATH]\n\n"
-	  "(being written)" },
+	  "ledgerfs diff [--store DIR] --from POINT [--to POINT] [--content] [--json] VOLUME [PATH]\n\n"
+	  "Lists what changed under PATH (default /) between the states at the two\n"
+	  "POINTs (--to: default now), one line per path, in path order:\n"
+	  "  A PATH         added\n"
+	  "  D PATH         deleted\n"
+	  "  M PATH         changed: content, type, mode, owner, symlink target,\n"
+	  "                 device number or xattrs (times are not compared)\n"
+	  "  R OLD -> NEW   renamed; a renamed directory is one line, its entries\n"
+	  "                 are listed only when they changed themselves\n"
+	  "A file renamed and changed is an R line and an M line for its new name.\n"
+	  "A file replaced at its path (as editors save) is one M line, or none\n"
+	  "when nothing differs. For a file with several hard links, the names it\n"
+	  "lost and gained are paired in path order as renames, the rest are D/A.\n"
+	  "Only PATH's subtree is compared: what moved in from elsewhere is added,\n"
+	  "what moved out deleted. PATH must exist at one of the two points.\n"
+	  "--content: after each changed, added or deleted file a unified diff (3\n"
+	  "lines of context) when both sides are text (UTF-8 without NUL or\n"
+	  "terminal controls other than tab and CR LF), else 'Binary files ...\n"
+	  "differ'; over 16 MiB 'Large files ... differ'.\n"
+	  "--json: one object per line: change (added, deleted, changed, renamed),\n"
+	  "path, from (the path at --from when it differs), type, what (changed:\n"
+	  "a list of the above), and with --content diff, binary or too_large.\n"
+	  "Reads only; works while the volume is mounted. Exit status 0 whether\n"
+	  "or not there are differences, 1 on failure, 2 on a usage error. See\n"
+	  "'ledgerfs history --help' for POINT." },
 	{ "revert", cmd_revert, "restore a file or a tree as it was at a point, by new records",
 	  "ledgerfs revert [--store DIR] [--key FILE] --to POINT VOLUME PATH\n\n"
 	  "Makes PATH (a file or a whole directory tree) what it was at POINT by\n"
