@@ -1195,8 +1195,11 @@ int lgfs_ledger_root(struct lgfs_ledger *l, uint64_t size, uint8_t out[32])
 		uint64_t i;
 
 		rc = lgfs_merkle_open(&l->tree, NULL);
-		for (i = 0; !rc && i < durable; i++)
-			rc = lgfs_merkle_append(l->tree, l->vl.leaves[i]);
+		for (i = 0; !rc && i < durable; i++) {
+			const uint8_t *leaf = lgfs_vlog_leaf(&l->vl, i);
+
+			rc = leaf ? lgfs_merkle_append(l->tree, leaf) : LGFS_ECORRUPT;
+		}
 		if (rc) {
 			lgfs_merkle_close(l->tree);
 			l->tree = NULL;
@@ -1214,7 +1217,7 @@ out:
 struct read_ctx {
 	lgfs_ledger_cb cb;
 	void *arg;
-	uint8_t (*leaves)[32]; /* verified leaf hashes (a snapshot of the pointer, under tree_mu) */
+	struct lgfs_vlog *vl;  /* verified leaf hashes (read under tree_mu) */
 	uint64_t nleaves;
 };
 
@@ -1224,6 +1227,7 @@ static int read_cb(void *arg, const struct lgfs_log_entry *e)
 	struct lgfs_ledger_entry le;
 	struct lgfs_record *r = NULL;
 	uint8_t leaf[32], com[32];
+	const uint8_t *want;
 	int rc;
 
 	/* Served only as verified at open (or as written by this writer): the
@@ -1233,7 +1237,9 @@ static int read_cb(void *arg, const struct lgfs_log_entry *e)
 		return lgfs_error_set(LGFS_ECORRUPT, "log entry %llu changed after it was verified",
 				      (unsigned long long)e->index);
 	lgfs_merkle_leaf_hash(leaf, e->envelope, e->envelope_len);
-	if (memcmp(leaf, c->leaves[e->index], 32))
+	if (!(want = lgfs_vlog_leaf(c->vl, e->index)))
+		return LGFS_ECORRUPT;
+	if (memcmp(leaf, want, 32))
 		return lgfs_error_set(LGFS_ECORRUPT, "log entry %llu: its envelope changed after it was verified",
 				      (unsigned long long)e->index);
 	if (e->record_len == 0)
@@ -1284,7 +1290,7 @@ int lgfs_ledger_read(struct lgfs_ledger *l, uint64_t from, uint64_t count, lgfs_
 				      (unsigned long long)from, (unsigned long long)(from + count - 1),
 				      (unsigned long long)durable);
 	}
-	c.leaves = l->vl.leaves;
+	c.vl = &l->vl;
 	c.nleaves = durable;
 	rc = lgfs_log_read(l->log, from, count, read_cb, &c);
 	pthread_mutex_unlock(&l->tree_mu);

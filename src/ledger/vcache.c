@@ -15,6 +15,9 @@
  * checked. The result lives under the user's state directory, never in the
  * store, and ends with its own SHA-256 (a damaged file is a miss). Entries
  * are still checked against the cached leaf hashes whenever they are read.
+ * The leaf hashes are checked in blocks of LGFS_VCACHE_BLOCK, each against
+ * its own hash, when first used (readers map the file and check only what
+ * they touch; writers check and copy them all).
  * Audit never uses it; LEDGERFS_VERIFY=full turns it off.
  *
  * File <state>/verified/<hex SHA-256 of the volume directory's realpath>:
@@ -22,8 +25,10 @@
  *   pin root[32], struct lgfs_volume_info, size u64, prev[32], last_time
  *   i64, root[32], struct lgfs_merkle_frontier, cp_size u64, cp_valid_end
  *   i64, cp_file_size i64, signatures u64, note length u32, note bytes,
- *   size leaf hashes of 32 bytes, SHA-256 of everything before. Host byte
- *   order: it is this machine's cache.
+ *   the SHA-256 of each block of LGFS_VCACHE_BLOCK leaf hashes (the last
+ *   one may be shorter), the SHA-256 of everything before, then the size
+ *   leaf hashes of 32 bytes and nothing after. Host byte order: it is this
+ *   machine's cache.
  */
 #include "verify.h"
 
@@ -31,9 +36,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,7 +50,7 @@
 #include "ledgerfs/sys.h"
 #include "ledgerfs/trust.h"
 
-#define MAGIC "ledgerfs verified v1\n"
+#define MAGIC "ledgerfs verified v2\n"
 #define MAGIC_LEN 21
 
 static int name_cmp(const void *a, const void *b)
@@ -204,49 +211,58 @@ int lgfs_vcache_key(const char *voldir, uint8_t key[32])
 	return files_digest(voldir, key, &newest);
 }
 
-/* Reads exactly n bytes, hashing them. */
-static int rd(int fd, struct lgfs_sha256_ctx *c, void *p, size_t n)
+/* A cursor over the mapped file: copies n bytes out, or fails at its end. */
+struct cur {
+	const uint8_t *p;
+	size_t left;
+};
+
+static int rd(struct cur *c, void *out, size_t n)
 {
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = read(fd, (uint8_t *)p + got, n - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		got += (size_t)r;
-	}
-	if (c)
-		lgfs_sha256_ctx_update(c, p, n);
+	if (n > c->left)
+		return -1;
+	memcpy(out, c->p, n);
+	c->p += n;
+	c->left -= n;
 	return 0;
 }
 
-int lgfs_vcache_load(struct lgfs_vlog *v, const char *voldir, uint64_t log_size)
+static uint64_t nblocks(uint64_t size)
 {
-	struct lgfs_sha256_ctx *c = NULL;
-	char *path, magic[MAGIC_LEN];
-	uint8_t files[32], want[32], pin_root[32], my_root[32], sum[32], have[32];
-	uint64_t pin_size, my_size;
+	return (size + LGFS_VCACHE_BLOCK - 1) / LGFS_VCACHE_BLOCK;
+}
+
+int lgfs_vcache_load(struct lgfs_vlog *v, const char *voldir, uint64_t log_size, int lazy)
+{
+	char *path = NULL, magic[MAGIC_LEN];
+	uint8_t files[32], want[32], pin_root[32], my_root[32], sum[32];
+	uint64_t pin_size, my_size, nb, i;
 	uint32_t nlen;
+	struct stat st;
+	struct cur c;
+	size_t head;
+	void *map = MAP_FAILED;
 	int fd = -1, rc = 1;
 
 	memset(v, 0, sizeof(*v));
 	if (lgfs_vcache_key(voldir, files) || log_size < cache_min || !(path = cache_path(voldir)))
-		return 1;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	free(path);
-	if (fd < 0 || !(c = lgfs_sha256_ctx_new()))
 		goto out;
-	if (rd(fd, c, magic, MAGIC_LEN) || memcmp(magic, MAGIC, MAGIC_LEN) || rd(fd, c, want, 32) ||
-	    memcmp(want, files, 32) || rd(fd, c, &pin_size, 8) || rd(fd, c, pin_root, 32) ||
-	    rd(fd, c, &v->info, sizeof(v->info)) || rd(fd, c, &v->size, 8) || v->size != log_size ||
-	    rd(fd, c, v->prev, 32) || rd(fd, c, &v->last_time, 8) || rd(fd, c, v->root, 32) ||
-	    rd(fd, c, &v->front, sizeof(v->front)) || rd(fd, c, &v->cp_size, 8) ||
-	    rd(fd, c, &v->cp_valid_end, sizeof(v->cp_valid_end)) ||
-	    rd(fd, c, &v->cp_file_size, sizeof(v->cp_file_size)) || rd(fd, c, &v->signatures, 8) ||
-	    rd(fd, c, &nlen, 4) || nlen > (1u << 20))
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) || st.st_size < 1024 || (uint64_t)st.st_size > SIZE_MAX)
+		goto out;
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED)
+		goto out;
+	c.p = map;
+	c.left = (size_t)st.st_size;
+	if (rd(&c, magic, MAGIC_LEN) || memcmp(magic, MAGIC, MAGIC_LEN) || rd(&c, want, 32) ||
+	    memcmp(want, files, 32) || rd(&c, &pin_size, 8) || rd(&c, pin_root, 32) ||
+	    rd(&c, &v->info, sizeof(v->info)) || rd(&c, &v->size, 8) || v->size != log_size ||
+	    rd(&c, v->prev, 32) || rd(&c, &v->last_time, 8) || rd(&c, v->root, 32) ||
+	    rd(&c, &v->front, sizeof(v->front)) || rd(&c, &v->cp_size, 8) ||
+	    rd(&c, &v->cp_valid_end, sizeof(v->cp_valid_end)) ||
+	    rd(&c, &v->cp_file_size, sizeof(v->cp_file_size)) || rd(&c, &v->signatures, 8) ||
+	    rd(&c, &nlen, 4) || nlen > (1u << 20))
 		goto out;
 	v->info.name[sizeof(v->info.name) - 1] = '\0';
 	v->info.origin[sizeof(v->info.origin) - 1] = '\0';
@@ -254,16 +270,21 @@ int lgfs_vcache_load(struct lgfs_vlog *v, const char *voldir, uint64_t log_size)
 	if (v->front.size != v->size || v->front.npeaks > 64 || v->cp_size > v->size)
 		goto out;
 	if (nlen) {
-		if (!(v->cp_note = malloc(nlen + 1)) || rd(fd, c, v->cp_note, nlen))
+		if (!(v->cp_note = malloc(nlen + 1)) || rd(&c, v->cp_note, nlen))
 			goto out;
 		v->cp_note[nlen] = '\0';
 	}
-	if (lgfs_vlog_reserve(v, v->size) || rd(fd, c, v->leaves, v->size * 32))
+	/* block hashes, the header's hash, then exactly the leaves */
+	nb = nblocks(v->size);
+	if (nb > c.left / 32 || c.left - nb * 32 < 32 || (c.left - nb * 32 - 32) / 32 != v->size ||
+	    (c.left - nb * 32 - 32) % 32)
 		goto out;
-	lgfs_sha256_ctx_final(c, sum);
-	c = NULL;
-	if (rd(fd, NULL, have, 32) || memcmp(sum, have, 32) || read(fd, magic, 1) != 0)
+	v->bhash = (const uint8_t(*)[32])c.p;
+	head = (size_t)(c.p - (const uint8_t *)map) + nb * 32;
+	lgfs_sha256(sum, map, head);
+	if (memcmp(sum, (const uint8_t *)map + head, 32))
 		goto out;
+	v->mleaves = (const uint8_t(*)[32])((const uint8_t *)map + head + 32);
 	/* the pin it checked is still this user's pin, or the newest
 	 * checkpoint it verified, which the open pins next */
 	if (pin_id(voldir, v->info.origin, &my_size, my_root))
@@ -275,12 +296,36 @@ int lgfs_vcache_load(struct lgfs_vlog *v, const char *voldir, uint64_t log_size)
 		    cp.size != my_size || memcmp(cp.root, my_root, 32))
 			goto out;
 	}
+	v->map = map;
+	v->map_len = (size_t)st.st_size;
+	v->map_path = path;
+	path = NULL;
+	map = MAP_FAILED;
+	if (!(v->bok = calloc(nb, 1)))
+		goto out;
+	if (!lazy) {
+		/* a writer appends to the leaves: check them all and copy */
+		for (i = 0; i < nb; i++)
+			if (!lgfs_vlog_leaf(v, i * LGFS_VCACHE_BLOCK))
+				goto out;
+		if (lgfs_vlog_reserve(v, v->size))
+			goto out;
+		memcpy(v->leaves, v->mleaves, v->size * 32);
+		munmap(v->map, v->map_len);
+		v->map = NULL;
+		v->mleaves = NULL;
+		v->bhash = NULL;
+		free(v->bok);
+		v->bok = NULL;
+	}
 	__atomic_add_fetch(&hits, 1, __ATOMIC_RELAXED);
 	rc = 0;
 out:
 	if (fd >= 0)
 		close(fd);
-	lgfs_sha256_ctx_free(c);
+	if (map != MAP_FAILED)
+		munmap(map, (size_t)st.st_size);
+	free(path);
 	if (rc)
 		lgfs_vlog_free(v);
 	lgfs_error_clear();
@@ -321,13 +366,19 @@ void lgfs_vcache_store(const struct lgfs_vlog *v, const char *voldir, const uint
 	    (nlen && wr(&b, v->cp_note, nlen)))
 		goto out;
 	{
-		struct lgfs_sha256_ctx *c = lgfs_sha256_ctx_new();
+		uint64_t i, nb = nblocks(v->size);
 
-		if (!c)
+		for (i = 0; i < nb; i++) {
+			uint64_t first = i * LGFS_VCACHE_BLOCK;
+			uint64_t n = v->size - first < LGFS_VCACHE_BLOCK ? v->size - first : LGFS_VCACHE_BLOCK;
+
+			lgfs_sha256(sum, v->leaves[first], n * 32);
+			if (wr(&b, sum, 32))
+				goto out;
+		}
+		if (lgfs_buf_ok(&b))
 			goto out;
-		lgfs_sha256_ctx_update(c, b.data, b.len);
-		lgfs_sha256_ctx_update(c, v->leaves, v->size * 32);
-		lgfs_sha256_ctx_final(c, sum);
+		lgfs_sha256(sum, b.data, b.len);
 	}
 	slash = strrchr(path, '/');
 	*slash = '\0';
@@ -341,9 +392,8 @@ void lgfs_vcache_store(const struct lgfs_vlog *v, const char *voldir, const uint
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		goto out;
-	if (lgfs_sys_pwrite_all(fd, b.data, b.len, 0) ||
-	    lgfs_sys_pwrite_all(fd, v->leaves, v->size * 32, (off_t)b.len) ||
-	    lgfs_sys_pwrite_all(fd, sum, 32, (off_t)(b.len + v->size * 32)))
+	if (lgfs_sys_pwrite_all(fd, b.data, b.len, 0) || lgfs_sys_pwrite_all(fd, sum, 32, (off_t)b.len) ||
+	    lgfs_sys_pwrite_all(fd, v->leaves, v->size * 32, (off_t)(b.len + 32)))
 		goto out;
 	if (close(fd) == 0 && rename(tmp, path) == 0)
 		ok = 1;

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,9 +52,39 @@ struct scan {
 
 void lgfs_vlog_free(struct lgfs_vlog *v)
 {
+	if (v->map)
+		munmap(v->map, v->map_len);
+	free(v->bok);
+	free(v->map_path);
 	free(v->leaves);
 	free(v->cp_note);
 	memset(v, 0, sizeof(*v));
+}
+
+const uint8_t *lgfs_vlog_leaf(struct lgfs_vlog *v, uint64_t i)
+{
+	uint64_t b, first, n;
+	uint8_t d[32];
+
+	if (!v->map)
+		return v->leaves[i];
+	b = i / LGFS_VCACHE_BLOCK;
+	if (!__atomic_load_n(&v->bok[b], __ATOMIC_ACQUIRE)) {
+		first = b * LGFS_VCACHE_BLOCK;
+		n = v->size - first < LGFS_VCACHE_BLOCK ? v->size - first : LGFS_VCACHE_BLOCK;
+		lgfs_sha256(d, v->mleaves[first], n * 32);
+		if (memcmp(d, v->bhash[b], 32)) {
+			unlink(v->map_path);
+			lgfs_error_set(LGFS_ECORRUPT,
+				       "this user's record of the last verification of volume '%s' (%s) is damaged "
+				       "(leaves %llu..%llu); it was removed: run the command again to verify the log in full",
+				       v->info.name, v->map_path, (unsigned long long)first,
+				       (unsigned long long)(first + n - 1));
+			return NULL;
+		}
+		__atomic_store_n(&v->bok[b], 1, __ATOMIC_RELEASE);
+	}
+	return v->mleaves[i];
 }
 
 int lgfs_vlog_reserve(struct lgfs_vlog *v, uint64_t n)
@@ -651,7 +682,7 @@ int lgfs_vlog_verify(struct lgfs_vlog *v, struct lgfs_log *log, const char *dir,
 	/* Not one file changed since this user's last full verification: its
 	 * result stands (vcache.c says exactly what "changed" means). */
 	cacheable = lgfs_vcache_key(dir, key) == 0;
-	if (cacheable && lgfs_vcache_load(v, dir, size) == 0)
+	if (cacheable && lgfs_vcache_load(v, dir, size, reader) == 0)
 		goto out;
 	if ((rc = genesis_first(&s, log)) || (rc = load_checkpoints(&s, dir, size, reader)) ||
 	    (rc = check_pin(&s, dir, size)))

@@ -33,8 +33,19 @@ struct lgfs_vlog {
 	uint64_t size;                /* verified entries: the whole log */
 	uint8_t prev[32];             /* envelope hash of the last entry */
 	int64_t last_time;            /* time of the last entry */
-	uint8_t (*leaves)[32];        /* leaf hash of every entry, owned */
+	uint8_t (*leaves)[32];        /* leaf hash of every entry, owned; NULL when mapped (below) */
 	size_t leaves_cap;            /* room in leaves */
+	/* A reader's leaf hashes straight from the verification cache
+	 * (vcache.c): the file mapped read-only; each block of
+	 * LGFS_VCACHE_BLOCK leaves is checked against its hash the first time
+	 * one of them is used (lgfs_vlog_leaf), so an open costs what it
+	 * reads, not 32 bytes per entry of the log. */
+	void *map;
+	size_t map_len;
+	const uint8_t (*mleaves)[32];
+	const uint8_t (*bhash)[32];   /* per block */
+	uint8_t *bok;                 /* per block: 1 once checked */
+	char *map_path;               /* the cache file: removed when a block is damaged */
 	uint8_t root[32];             /* Merkle root of all entries */
 	struct lgfs_merkle_frontier front; /* right edge of the verified tree: the writer signs its roots */
 	char *cp_note;                /* newest stored checkpoint that verified, owned; NULL if none */
@@ -51,6 +62,10 @@ struct lgfs_vlog {
  * checkpoints beyond this view of the log are left for a later open). */
 int lgfs_vlog_verify(struct lgfs_vlog *out, struct lgfs_log *log, const char *dir, int reader);
 void lgfs_vlog_free(struct lgfs_vlog *v);
+/* The leaf hash of entry i < v->size; NULL (LGFS_ECORRUPT, message) when
+ * it comes from a mapped cache block that does not match its hash (the
+ * cache file is then removed: the next open verifies in full). */
+const uint8_t *lgfs_vlog_leaf(struct lgfs_vlog *v, uint64_t i);
 
 /* Is the part of a checkpoints file after its last complete frame (p, r
  * bytes) an incomplete write of one more frame of `origin` (FORMAT.md §8)?
@@ -83,7 +98,10 @@ void lgfs_cpfile_free(struct lgfs_cpfile *f);
  * lgfs_vcache_store: remember v, verified from files whose identity was
  * `key` before the verification, if they still have it (else nothing). */
 int lgfs_vcache_key(const char *voldir, uint8_t key[32]);
-int lgfs_vcache_load(struct lgfs_vlog *v, const char *voldir, uint64_t log_size);
+#define LGFS_VCACHE_BLOCK 32768 /* leaves per checked block: 1 MiB */
+/* lazy: leave the leaves mapped, checked block by block when used (readers,
+ * which never append); else they are all checked and copied. */
+int lgfs_vcache_load(struct lgfs_vlog *v, const char *voldir, uint64_t log_size, int lazy);
 void lgfs_vcache_store(const struct lgfs_vlog *v, const char *voldir, const uint8_t key[32]);
 /* For tests: the least number of entries a log must have to be cached
  * (default 10000). */

@@ -215,18 +215,44 @@ static void test_damaged_cache_is_a_miss(void **state)
 	assert_non_null(de);
 	snprintf(path, sizeof(path), "%s/%s", f->cache, de->d_name);
 	closedir(d);
-	/* a flipped byte in the middle of the cached leaves */
+	/* a flipped byte in the cached leaves: the open takes the cache (its
+	 * leaves are checked block by block when used), the first use of the
+	 * damaged block fails and removes the file */
 	fp = fopen(path, "r+b");
 	assert_non_null(fp);
 	fseek(fp, -100, SEEK_END);
 	fputc(0x5a, fp);
 	fclose(fp);
 	hits = lgfs_vcache_hits();
+	{
+		struct lgfs_ledger *l = NULL;
+
+		assert_int_equal(lgfs_ledger_open(&l, f->dir, "v", NULL, LGFS_LEDGER_RDONLY), 0);
+		assert_int_equal(lgfs_vcache_hits(), hits + 1);
+		assert_int_equal(lgfs_ledger_root(l, lgfs_ledger_size(l), r2), LGFS_ECORRUPT);
+		assert_non_null(strstr(lgfs_error_last(), "is damaged"));
+		lgfs_ledger_close(l);
+	}
+	assert_int_equal(access(path, F_OK), -1);
+	/* the next open verifies in full, and gives the right result */
+	hits = lgfs_vcache_hits();
 	assert_int_equal(open_ro(f, &size, r2), 0);
 	assert_int_equal(lgfs_vcache_hits(), hits);
 	assert_memory_equal(root, r2, 32);
 	/* rewritten by that full verification: a hit again */
 	assert_int_equal(open_ro(f, &size, r2), 0);
+	assert_int_equal(lgfs_vcache_hits(), hits + 1);
+	/* a flipped byte in its header: a miss at the open */
+	fp = fopen(path, "r+b");
+	assert_non_null(fp);
+	fseek(fp, 40, SEEK_SET);
+	fputc(0x5a, fp);
+	fclose(fp);
+	assert_int_equal(open_ro(f, &size, r2), 0);
+	assert_int_equal(lgfs_vcache_hits(), hits + 1);
+	assert_memory_equal(root, r2, 32);
+	assert_int_equal(open_ro(f, &size, r2), 0);
+	hits++;
 	assert_int_equal(lgfs_vcache_hits(), hits + 1);
 	/* cut short */
 	assert_int_equal(truncate(path, 100), 0);
