@@ -7,6 +7,10 @@
  * fork would lose: the child opens, mounts and serves; the parent waits on
  * a pipe until the child says the mount is usable (exit 0) or why it is not
  * (message, exit 1). The daemon's log is <store>/volumes/<VOLUME>/mount.log.
+ * With --at POINT (or -o at=POINT) the mount is read-only and shows the
+ * volume as it was at that point in history (fuse_at.h); the point is
+ * resolved once the volume is open, before mounting, so a bad one fails
+ * the command (exit 1).
  * umount first checks in /proc/self/mountinfo that DIR is a ledgerfs mount
  * (fuse.ledgerfs, source ledgerfs[:VOLUME], as fuse_ll.c mounts it) and
  * refuses anything else; then fusermount3 -u, then a wait for the daemon to
@@ -19,7 +23,9 @@
 #include "ledgerfs/fs.h"
 #include "ledgerfs/fuse.h"
 #include "ledgerfs/hash.h"
+#include "ledgerfs/history.h"
 #include "ledgerfs/ledger.h"
+#include "fuse/fuse_at.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,8 +42,22 @@
 #define MOUNT_READY 'R' /* mounted and serving */
 #define MOUNT_ERROR 'E' /* followed by a message, then the pipe closes */
 
-/* Parse one -o argument (comma-separated) into o. 0, or a usage error. */
-static int parse_mount_opts(const char *arg, struct lgfs_fuse_opts *o)
+/* The point of --at / -o at= (malloc'd in *spec): given once, or twice
+ * the same. 0, or a usage error. */
+static int set_point(char **spec, const char *value)
+{
+	if (!*value)
+		return cli_usage("mount", "--at needs a POINT: a log index, an RFC 3339 time or PATH@N");
+	if (*spec && strcmp(*spec, value))
+		return cli_usage("mount", "two different points in history given ('%s' and '%s')", *spec, value);
+	if (!*spec && !(*spec = strdup(value)))
+		return cli_fail("out of memory");
+	return 0;
+}
+
+/* Parse one -o argument (comma-separated) into o and *at_spec. 0, or a
+ * usage error. */
+static int parse_mount_opts(const char *arg, struct lgfs_fuse_opts *o, char **at_spec)
 {
 	char *copy = strdup(arg), *save = NULL, *opt;
 	int rc = 0;
@@ -51,8 +71,12 @@ static int parse_mount_opts(const char *arg, struct lgfs_fuse_opts *o)
 			o->allow_other = 1;
 		else if (!strcmp(opt, "debug"))
 			o->debug = 1;
-		else {
-			rc = cli_usage("mount", "unknown mount option '%s' (known: ro, allow_other, debug)", opt);
+		else if (!strncmp(opt, "at=", 3)) {
+			if ((rc = set_point(at_spec, opt + 3)))
+				break;
+		} else {
+			rc = cli_usage("mount", "unknown mount option '%s' (known: ro, allow_other, debug, at=POINT)",
+				       opt);
 			break;
 		}
 	}
@@ -85,6 +109,25 @@ static int open_volume(struct lgfs_fs **out, const char *store, const char *volu
 	else if (rc)
 		snprintf(msg, cap, "opening volume '%s': %s", volume, lgfs_error_last());
 	return rc;
+}
+
+/* With --at: the point in the open volume (*at), and o->volume shown as
+ * VOLUME@INDEX (fsname, log lines) from shown_vol (cap bytes). A clear
+ * message in msg when the point is not one. */
+static int open_point(struct lgfs_fs *fs, const char *spec, uint64_t *at, struct lgfs_fuse_opts *o,
+		      char *shown_vol, size_t cap, char *msg, size_t msgcap)
+{
+	char esc[512];
+	int rc = lgfs_fs_point(fs, spec, at);
+
+	if (rc) {
+		snprintf(msg, msgcap, "volume '%s': --at %s: %s", o->volume, shown(spec, esc, sizeof(esc)),
+			 lgfs_error_last());
+		return rc;
+	}
+	snprintf(shown_vol, cap, "%s@%llu", o->volume, (unsigned long long)*at);
+	o->volume = shown_vol;
+	return 0;
 }
 
 /* ---- mount locks ----
@@ -190,14 +233,15 @@ static void mount_lock_wait(const char *path, const char *dir)
 /* Serve an open volume until it is unmounted, then close it. Returns 0,
  * or 1 with the reason in why (also in the log when it happened after the
  * mount, when only the log can still be read). */
-static int serve(struct lgfs_fs *fs, const char *dir, struct lgfs_fuse_opts *o, char *why, size_t cap)
+static int serve(struct lgfs_fs *fs, const char *dir, struct lgfs_fuse_opts *o, int past, uint64_t at, char *why,
+		 size_t cap)
 {
 	struct mount_lock ml;
 	int rc, status = 0;
 
 	why[0] = '\0';
 	mount_lock_take(&ml, dir);
-	rc = lgfs_fuse_run(fs, dir, o);
+	rc = past ? lgfs_fuse_run_at(fs, dir, o, at) : lgfs_fuse_run(fs, dir, o);
 	if (rc) {
 		snprintf(why, cap, "%s", lgfs_error_last());
 		status = 1;
@@ -307,11 +351,12 @@ static FILE *open_log(const char *path)
 }
 
 static int mount_background(const char *store, const char *volume, const char *dir, const struct lgfs_key *key,
-			    struct lgfs_fuse_opts *o, const char *logpath)
+			    struct lgfs_fuse_opts *o, const char *at_spec, const char *logpath)
 {
 	struct daemon_pipe dp;
 	struct lgfs_fs *fs = NULL;
-	char msg[1024];
+	char msg[1024], shown_vol[300];
+	uint64_t at = 0;
 	int fds[2], status;
 	pid_t pid;
 
@@ -349,9 +394,16 @@ static int mount_background(const char *store, const char *volume, const char *d
 		fclose(o->log);
 		return 1;
 	}
+	if (at_spec && open_point(fs, at_spec, &at, o, shown_vol, sizeof(shown_vol), msg, sizeof(msg))) {
+		lgfs_fuse_logf(o->log, "mount: %s", msg);
+		lgfs_fs_close(fs);
+		daemon_fail(&dp, msg);
+		fclose(o->log);
+		return 1;
+	}
 	o->ready = daemon_ready;
 	o->ready_arg = &dp;
-	status = serve(fs, dir, o, msg, sizeof(msg));
+	status = serve(fs, dir, o, at_spec != NULL, at, msg, sizeof(msg));
 	if (status)
 		lgfs_fuse_logf(o->log, "mount: %s", msg);
 	if (dp.fd >= 0) /* never got mounted: tell the parent why */
@@ -367,6 +419,7 @@ int cmd_mount(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "options", required_argument, NULL, 'o' },
+		{ "at", required_argument, NULL, 'a' },
 		CLI_OPT_HELP,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -374,7 +427,9 @@ int cmd_mount(int argc, char **argv)
 	struct lgfs_fuse_opts o;
 	struct lgfs_key *k = NULL;
 	struct lgfs_fs *fs = NULL;
-	char *store = NULL, *abs, *voldir = NULL, *logpath = NULL, msg[1024], esc[512];
+	char *store = NULL, *abs, *voldir = NULL, *logpath = NULL, *at_spec = NULL, msg[1024], esc[512];
+	char shown_vol[300];
+	uint64_t at = 0;
 	struct stat sb;
 	int c, rc = 1;
 
@@ -386,29 +441,44 @@ int cmd_mount(int argc, char **argv)
 		case 'k': keyopt = optarg; break;
 		case 'f': o.foreground = 1; break;
 		case 'o':
-			if ((rc = parse_mount_opts(optarg, &o)))
-				return rc;
+			if ((rc = parse_mount_opts(optarg, &o, &at_spec)))
+				goto out;
 			break;
-		case 'h': return cli_help("mount");
-		default: return cli_usage("mount", "unknown option");
+		case 'a':
+			if ((rc = set_point(&at_spec, optarg)))
+				goto out;
+			break;
+		case 'h': rc = cli_help("mount"); goto out;
+		default: rc = cli_usage("mount", "unknown option"); goto out;
 		}
 	}
-	if (optind + 2 != argc)
-		return cli_usage("mount", optind >= argc ? "missing VOLUME and DIR"
-					  : optind + 1 == argc ? "missing DIR" : "too many arguments");
+	rc = 1;
+	if (optind + 2 != argc) {
+		rc = cli_usage("mount", optind >= argc ? "missing VOLUME and DIR"
+					: optind + 1 == argc ? "missing DIR" : "too many arguments");
+		goto out;
+	}
 	volume = argv[optind];
 	dir = argv[optind + 1];
-	if (!lgfs_volume_name_valid(volume))
-		return cli_usage("mount", "invalid volume name '%s'", shown(volume, esc, sizeof(esc)));
-	if (stat(dir, &sb) != 0)
-		return cli_fail("mount point %s: %s", shown(dir, esc, sizeof(esc)),
-				errno == ENOENT ? "does not exist" : strerror(errno));
-	if (!S_ISDIR(sb.st_mode))
-		return cli_fail("mount point %s is not a directory", shown(dir, esc, sizeof(esc)));
+	if (!lgfs_volume_name_valid(volume)) {
+		rc = cli_usage("mount", "invalid volume name '%s'", shown(volume, esc, sizeof(esc)));
+		goto out;
+	}
+	if (stat(dir, &sb) != 0) {
+		rc = cli_fail("mount point %s: %s", shown(dir, esc, sizeof(esc)),
+			      errno == ENOENT ? "does not exist" : strerror(errno));
+		goto out;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		rc = cli_fail("mount point %s is not a directory", shown(dir, esc, sizeof(esc)));
+		goto out;
+	}
+	if (at_spec)
+		o.rdonly = 1; /* the past is read-only: no key needed */
 
 	store = cli_store(storeopt);
 	if (!store)
-		return 1;
+		goto out;
 	/* Absolute: the daemon leaves the working directory (chdir("/")),
 	 * and the fs layer opens files of the store for as long as it runs. */
 	abs = realpath(store, NULL);
@@ -444,7 +514,7 @@ int cmd_mount(int argc, char **argv)
 			rc = cli_fail("out of memory");
 			goto out;
 		}
-		rc = mount_background(store, volume, dir, k, &o, logpath);
+		rc = mount_background(store, volume, dir, k, &o, at_spec, logpath);
 		goto out;
 	}
 
@@ -453,10 +523,16 @@ int cmd_mount(int argc, char **argv)
 		rc = cli_fail("%s", msg);
 		goto out;
 	}
-	rc = serve(fs, dir, &o, msg, sizeof(msg));
+	if (at_spec && open_point(fs, at_spec, &at, &o, shown_vol, sizeof(shown_vol), msg, sizeof(msg))) {
+		lgfs_fs_close(fs);
+		rc = cli_fail("%s", msg);
+		goto out;
+	}
+	rc = serve(fs, dir, &o, at_spec != NULL, at, msg, sizeof(msg));
 	if (rc)
 		cli_fail("%s", msg);
 out:
+	free(at_spec);
 	lgfs_key_free(k);
 	free(logpath);
 	free(voldir);

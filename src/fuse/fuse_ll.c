@@ -3,10 +3,17 @@
  *
  * Kernel requests in, fs-layer calls out (fs.h), one reply per request.
  * The fs layer speaks POSIX already: its negative errno goes straight to
- * fuse_reply_err. Inode numbers are the fs layer's own, persistent in its
- * index, so lookup counts need no bookkeeping and forget is a no-op. The
- * kernel checks permissions itself from our attributes (mount option
- * default_permissions); every change carries the caller's uid/gid/umask.
+ * fuse_reply_err. Inode numbers of the current tree are the fs layer's
+ * own, persistent in its index, so their lookup counts need no bookkeeping
+ * and forget is a no-op for them. Numbers from 2^63 up are the past's
+ * (ll_past.c): the hidden directory /.ledgerfs that every mount has, the
+ * past trees and history directories under it; every request about one of
+ * them, and in a mount of a past state (--at) every request, goes there.
+ * /.ledgerfs is found by lookup but never listed in the root; in the root
+ * of a read-write mount, creating that name is EEXIST and removing or
+ * renaming it EROFS. The kernel checks permissions itself from our
+ * attributes (mount option default_permissions); every change carries the
+ * caller's uid/gid/umask.
  * Errors worth an operator's attention (EIO from a chunk failing its hash,
  * ENOSPC, ...) go to the daemon log with the operation, the inode and the
  * fs layer's message; ordinary POSIX outcomes (ENOENT, EEXIST, ...) do not,
@@ -14,9 +21,8 @@
  *
  * Model: libfuse 3.14's examples passthrough_ll.c and hello_ll.c.
  */
-#define FUSE_USE_VERSION 34
-
-#include <fuse_lowlevel.h>
+#include "ll.h"
+#include "fuse_at.h"
 
 #include "ledgerfs/error.h"
 #include "ledgerfs/fs.h"
@@ -45,27 +51,6 @@
 /* Largest write request the kernel may send (libfuse 3.14's buffer fits
  * 256 pages). */
 #define LL_MAX_WRITE (1u << 20)
-
-/* One mounted session: what every handler reaches through
- * fuse_req_userdata(). */
-struct ll {
-	struct lgfs_fs *fs;   /* borrowed from the caller of lgfs_fuse_run */
-	FILE *log;            /* daemon log (never NULL) */
-	int debug;            /* log every error reply, not only the unusual ones */
-	const char *volume;   /* for log lines */
-	pthread_mutex_t files_mu;  /* guards the list of open files */
-	struct ll_file *files;     /* open files the kernel has not released yet */
-};
-
-/* What fi->fh points to for an open file. */
-struct ll_file {
-	uint64_t fh;               /* the fs layer's handle */
-	struct lgfs_fs_ctx opener; /* acts at release: the kernel sends RELEASE without
-				    * the caller's credentials (uid 0), and release may
-				    * still commit a version (writes through mmap) */
-	struct ll_file *prev, *next; /* in ll->files: a session that ends (a signal)
-				    * with files still open releases them itself */
-};
 
 static void files_add(struct ll *ll, struct ll_file *f)
 {
@@ -264,6 +249,67 @@ static struct ll *begin(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/* ---- for ll_past.c (ll.h) ---- */
+
+struct ll *lgfs_ll_begin(fuse_req_t req)
+{
+	return begin(req);
+}
+
+void lgfs_ll_files_add(struct ll *ll, struct ll_file *f)
+{
+	files_add(ll, f);
+}
+
+void lgfs_ll_files_del(struct ll *ll, struct ll_file *f)
+{
+	files_del(ll, f);
+}
+
+void lgfs_ll_reply_err(fuse_req_t req, int rc, const char *op, uint64_t ino, const char *name)
+{
+	reply_err(req, rc, op, ino, name);
+}
+
+void lgfs_ll_reply_io_err(fuse_req_t req, int rc, const char *op, uint64_t ino)
+{
+	reply_io_err(req, rc, op, ino);
+}
+
+void lgfs_ll_log_failure(const struct ll *ll, fuse_req_t req, const char *op, uint64_t ino, const char *name,
+			 int err, int always)
+{
+	log_failure(ll, req, op, ino, name, err, always);
+}
+
+int lgfs_ll_to_errno(int rc)
+{
+	return to_errno(rc);
+}
+
+/* ---- the past's nodes and the hidden name ---- */
+
+/* Served by ll_past.c: the request goes there (see the top). */
+static int is_past(const struct ll *ll, uint64_t ino)
+{
+	return lgfs_ll_past_owns(ll, ino);
+}
+
+/* A change whose parent directory (or inode) is not a current one. */
+static int refuse_past(fuse_req_t req, struct ll *ll, uint64_t ino, const char *op, const char *name)
+{
+	if (!is_past(ll, ino))
+		return 0;
+	reply_err(req, -EROFS, op, ino, name);
+	return 1;
+}
+
+/* The hidden directory's name in the root. */
+static int is_meta_name(uint64_t parent, const char *name)
+{
+	return parent == 1 && !strcmp(name, LGFS_LL_META);
+}
+
 /* ---- conversions ---- */
 
 static struct lgfs_fs_ctx req_ctx(fuse_req_t req)
@@ -307,6 +353,11 @@ static void to_stat(struct stat *out, const struct lgfs_stat *st)
 	out->st_atim = ns_to_ts(st->atime);
 	out->st_mtim = ns_to_ts(st->mtime);
 	out->st_ctim = ns_to_ts(st->ctime);
+}
+
+void lgfs_ll_to_stat(struct stat *out, const struct lgfs_stat *st)
+{
+	to_stat(out, st);
 }
 
 static void to_entry(struct fuse_entry_param *e, const struct lgfs_stat *st)
@@ -383,6 +434,10 @@ static void ll_destroy(void *userdata)
 	 * they wrote, as a close would. */
 	while ((f = ll->files)) {
 		files_del(ll, f);
+		if (f->past) {
+			lgfs_ll_past_file_free(f);
+			continue;
+		}
 		rc = lgfs_fs_release(ll->fs, &f->opener, f->fh);
 		if (rc)
 			lgfs_fuse_logf(ll->log, "destroy: releasing an open file of volume %s: %s: %s", ll->volume,
@@ -401,8 +456,17 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct ll *ll = begin(req);
 	struct lgfs_stat st;
-	int rc = lgfs_fs_lookup(ll->fs, parent, name, &st);
+	int rc;
 
+	if (is_past(ll, parent)) {
+		lgfs_ll_past_lookup(req, parent, name);
+		return;
+	}
+	if (is_meta_name(parent, name)) {
+		lgfs_ll_past_lookup_meta(req);
+		return;
+	}
+	rc = lgfs_fs_lookup(ll->fs, parent, name, &st);
 	if (rc == -ENOENT) {
 		/* A negative entry the kernel may cache: nothing but this mount
 		 * creates names in the volume, and the kernel drops the entry
@@ -418,18 +482,25 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	reply_entry(req, rc, &st, "lookup", parent, name);
 }
 
-/* Inodes live in the index, not in memory: nothing to drop. */
+/* Current inodes live in the index, not in memory: nothing to drop. Some
+ * of the past's numbers are counted (ll_past.c). */
 static void ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	(void)ino;
-	(void)nlookup;
+	struct ll *ll = fuse_req_userdata(req);
+
+	if (is_past(ll, ino))
+		lgfs_ll_past_forget(ll, ino, nlookup);
 	fuse_reply_none(req);
 }
 
 static void ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
-	(void)count;
-	(void)forgets;
+	struct ll *ll = fuse_req_userdata(req);
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		if (is_past(ll, forgets[i].ino))
+			lgfs_ll_past_forget(ll, forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -440,6 +511,10 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int rc;
 
 	(void)fi;
+	if (is_past(ll, ino)) {
+		lgfs_ll_past_getattr(req, ino);
+		return;
+	}
 	rc = lgfs_fs_getattr(ll->fs, ino, &st);
 	reply_attr(req, rc, &st, "getattr", ino);
 }
@@ -452,6 +527,8 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 	struct lgfs_stat st;
 	int rc;
 
+	if (refuse_past(req, ll, ino, "setattr", NULL))
+		return;
 	memset(&sa, 0, sizeof(sa));
 	if (valid & FUSE_SET_ATTR_MODE) {
 		sa.valid |= LGFS_SET_MODE;
@@ -500,6 +577,10 @@ static void ll_readlink(fuse_req_t req, fuse_ino_t ino)
 	size_t len = 0;
 	int rc;
 
+	if (is_past(ll, ino)) {
+		lgfs_ll_past_readlink(req, ino);
+		return;
+	}
 	rc = lgfs_fs_readlink(ll->fs, ino, small, sizeof(small), &len);
 	if (!rc && len >= sizeof(small)) { /* longer than PATH_MAX: still say it */
 		buf = malloc(len + 1);
@@ -524,8 +605,11 @@ static void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct ll *ll = begin(req);
 	struct lgfs_fs_ctx ctx = req_ctx(req);
 	struct lgfs_stat st;
-	int rc = lgfs_fs_mknod(ll->fs, &ctx, parent, name, mode, rdev, &st);
+	int rc;
 
+	if (refuse_past(req, ll, parent, "mknod", name))
+		return;
+	rc = is_meta_name(parent, name) ? -EEXIST : lgfs_fs_mknod(ll->fs, &ctx, parent, name, mode, rdev, &st);
 	reply_entry(req, rc, &st, "mknod", parent, name);
 }
 
@@ -534,8 +618,11 @@ static void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct ll *ll = begin(req);
 	struct lgfs_fs_ctx ctx = req_ctx(req);
 	struct lgfs_stat st;
-	int rc = lgfs_fs_mkdir(ll->fs, &ctx, parent, name, mode, &st);
+	int rc;
 
+	if (refuse_past(req, ll, parent, "mkdir", name))
+		return;
+	rc = is_meta_name(parent, name) ? -EEXIST : lgfs_fs_mkdir(ll->fs, &ctx, parent, name, mode, &st);
 	reply_entry(req, rc, &st, "mkdir", parent, name);
 }
 
@@ -544,8 +631,11 @@ static void ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 	struct ll *ll = begin(req);
 	struct lgfs_fs_ctx ctx = req_ctx(req);
 	struct lgfs_stat st;
-	int rc = lgfs_fs_symlink(ll->fs, &ctx, parent, name, link, &st);
+	int rc;
 
+	if (refuse_past(req, ll, parent, "symlink", name))
+		return;
+	rc = is_meta_name(parent, name) ? -EEXIST : lgfs_fs_symlink(ll->fs, &ctx, parent, name, link, &st);
 	reply_entry(req, rc, &st, "symlink", parent, name);
 }
 
@@ -554,7 +644,10 @@ static void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct ll *ll = begin(req);
 	struct lgfs_fs_ctx ctx = req_ctx(req);
 
-	reply_err(req, lgfs_fs_unlink(ll->fs, &ctx, parent, name), "unlink", parent, name);
+	if (refuse_past(req, ll, parent, "unlink", name))
+		return;
+	reply_err(req, is_meta_name(parent, name) ? -EROFS : lgfs_fs_unlink(ll->fs, &ctx, parent, name), "unlink", parent,
+		  name);
 }
 
 static void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -562,7 +655,10 @@ static void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct ll *ll = begin(req);
 	struct lgfs_fs_ctx ctx = req_ctx(req);
 
-	reply_err(req, lgfs_fs_rmdir(ll->fs, &ctx, parent, name), "rmdir", parent, name);
+	if (refuse_past(req, ll, parent, "rmdir", name))
+		return;
+	reply_err(req, is_meta_name(parent, name) ? -EROFS : lgfs_fs_rmdir(ll->fs, &ctx, parent, name), "rmdir", parent,
+		  name);
 }
 
 static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
@@ -575,6 +671,9 @@ static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	/* RENAME_WHITEOUT (overlayfs) is not offered. */
 	if (flags & ~(unsigned int)(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		rc = -EINVAL;
+	else if (is_past(ll, parent) || is_past(ll, newparent) || is_meta_name(parent, name) ||
+		 is_meta_name(newparent, newname))
+		rc = -EROFS;
 	else
 		rc = lgfs_fs_rename(ll->fs, &ctx, parent, name, newparent, newname, flags);
 	reply_err(req, rc, "rename", parent, name);
@@ -585,7 +684,14 @@ static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	struct ll *ll = begin(req);
 	struct lgfs_fs_ctx ctx = req_ctx(req);
 	struct lgfs_stat st;
-	int rc = lgfs_fs_link(ll->fs, &ctx, ino, newparent, newname, &st);
+	int rc;
+
+	if (is_past(ll, ino) || is_past(ll, newparent))
+		rc = -EROFS;
+	else if (is_meta_name(newparent, newname))
+		rc = -EEXIST;
+	else
+		rc = lgfs_fs_link(ll->fs, &ctx, ino, newparent, newname, &st);
 
 	reply_entry(req, rc, &st, "link", ino, newname);
 }
@@ -604,9 +710,14 @@ static void set_open_flags(struct fuse_file_info *fi)
 static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct ll *ll = begin(req);
-	struct ll_file *f = malloc(sizeof(*f));
+	struct ll_file *f;
 	int rc;
 
+	if (is_past(ll, ino)) {
+		lgfs_ll_past_open(req, ino, fi);
+		return;
+	}
+	f = calloc(1, sizeof(*f));
 	if (!f) {
 		reply_err(req, -ENOMEM, "open", ino, NULL);
 		return;
@@ -632,11 +743,18 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi)
 {
 	struct ll *ll = begin(req);
-	struct ll_file *f = malloc(sizeof(*f));
+	struct ll_file *f;
 	struct fuse_entry_param e;
 	struct lgfs_stat st;
 	int rc;
 
+	if (refuse_past(req, ll, parent, "create", name))
+		return;
+	if (is_meta_name(parent, name)) {
+		reply_err(req, -EEXIST, "create", parent, name);
+		return;
+	}
+	f = calloc(1, sizeof(*f));
 	if (!f) {
 		reply_err(req, -ENOMEM, "create", parent, name);
 		return;
@@ -666,6 +784,10 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	char *buf;
 	int rc;
 
+	if (((const struct ll_file *)(uintptr_t)fi->fh)->past) {
+		lgfs_ll_past_read(req, ino, size, off, fi);
+		return;
+	}
 	if (off < 0) {
 		reply_io_err(req, -EINVAL, "read", ino);
 		return;
@@ -692,6 +814,10 @@ static void ll_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	char *copy = NULL;
 	int rc;
 
+	if (((const struct ll_file *)(uintptr_t)fi->fh)->past) {
+		reply_io_err(req, -EROFS, "write", ino);
+		return;
+	}
 	if (off < 0) {
 		reply_io_err(req, -EINVAL, "write", ino);
 		return;
@@ -742,6 +868,10 @@ static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct ll *ll = begin(req);
 	struct lgfs_fs_ctx ctx = req_ctx(req);
 
+	if (((const struct ll_file *)(uintptr_t)fi->fh)->past) {
+		fuse_reply_err(req, 0); /* nothing was written */
+		return;
+	}
 	reply_io_err(req, lgfs_fs_flush(ll->fs, &ctx, file_fh(fi)), "flush", ino);
 }
 
@@ -752,6 +882,10 @@ static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct ll_file *f = (struct ll_file *)(uintptr_t)fi->fh;
 	int rc;
 
+	if (f->past) {
+		lgfs_ll_past_release(req, ino, fi);
+		return;
+	}
 	files_del(ll, f);
 	rc = lgfs_fs_release(ll->fs, &f->opener, f->fh);
 	free(f);
@@ -764,6 +898,10 @@ static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	struct lgfs_fs_ctx ctx = req_ctx(req);
 
 	(void)datasync; /* a version's record and chunks are durable together */
+	if (((const struct ll_file *)(uintptr_t)fi->fh)->past) {
+		fuse_reply_err(req, 0); /* the past is durable */
+		return;
+	}
 	reply_io_err(req, lgfs_fs_fsync(ll->fs, &ctx, file_fh(fi)), "fsync", ino);
 }
 
@@ -773,7 +911,9 @@ static void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	struct lgfs_fs_ctx ctx = req_ctx(req);
 	int rc;
 
-	if (off < 0 || len <= 0)
+	if (((const struct ll_file *)(uintptr_t)fi->fh)->past)
+		rc = -EROFS;
+	else if (off < 0 || len <= 0)
 		rc = -EINVAL;
 	else
 		rc = lgfs_fs_fallocate(ll->fs, &ctx, file_fh(fi), mode, (uint64_t)off, (uint64_t)len);
@@ -785,7 +925,13 @@ static void ll_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, stru
 {
 	struct ll *ll = begin(req);
 	uint64_t out = 0;
-	int rc = lgfs_fs_lseek(ll->fs, file_fh(fi), (int64_t)off, whence, &out);
+	int rc;
+
+	if (((const struct ll_file *)(uintptr_t)fi->fh)->past) {
+		lgfs_ll_past_lseek(req, ino, off, whence, fi);
+		return;
+	}
+	rc = lgfs_fs_lseek(ll->fs, file_fh(fi), (int64_t)off, whence, &out);
 
 	if (rc) {
 		reply_err(req, rc, "lseek", ino, NULL);
@@ -800,7 +946,13 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct ll *ll = begin(req);
 	uint64_t dh = 0;
-	int rc = lgfs_fs_opendir(ll->fs, ino, &dh);
+	int rc;
+
+	if (is_past(ll, ino)) {
+		lgfs_ll_past_opendir(req, ino, fi);
+		return;
+	}
+	rc = lgfs_fs_opendir(ll->fs, ino, &dh);
 
 	if (rc) {
 		reply_err(req, rc, "opendir", ino, NULL);
@@ -818,6 +970,7 @@ struct dir_fill {
 	size_t size; /* the kernel's buffer size */
 	size_t used;
 	int plus;    /* readdirplus: entries with attributes */
+	int root;    /* the root: the hidden directory's name is not listed */
 };
 
 static int dir_fill_cb(void *arg, const char *name, const struct lgfs_stat *st, uint64_t next)
@@ -825,6 +978,10 @@ static int dir_fill_cb(void *arg, const char *name, const struct lgfs_stat *st, 
 	struct dir_fill *d = arg;
 	size_t rem = d->size - d->used, n;
 
+	/* A real entry of that name (made before the name was reserved, or
+	 * without the mount) stays in the log and in the past, not here. */
+	if (d->root && !strcmp(name, LGFS_LL_META))
+		return 0;
 	if (d->plus) {
 		struct fuse_entry_param e;
 
@@ -852,6 +1009,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 	struct dir_fill d;
 	int rc;
 
+	if (is_past(ll, ino)) {
+		lgfs_ll_past_readdir(req, ino, size, off, fi, plus);
+		return;
+	}
 	if (off < 0) {
 		reply_err(req, -EINVAL, "readdir", ino, NULL);
 		return;
@@ -860,6 +1021,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 	d.req = req;
 	d.size = size;
 	d.plus = plus;
+	d.root = ino == 1;
 	d.buf = malloc(size ? size : 1);
 	if (!d.buf) {
 		reply_err(req, -ENOMEM, "readdir", ino, NULL);
@@ -893,7 +1055,10 @@ static void ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 {
 	struct ll *ll = begin(req);
 
-	(void)ino;
+	if (is_past(ll, ino)) {
+		lgfs_ll_past_releasedir(req, ino, fi);
+		return;
+	}
 	lgfs_fs_releasedir(ll->fs, fi->fh);
 	fuse_reply_err(req, 0);
 }
@@ -930,6 +1095,10 @@ static void ll_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	struct lgfs_stat st;
 
 	(void)mask;
+	if (is_past(ll, ino)) {
+		lgfs_ll_past_access(req, ino);
+		return;
+	}
 	reply_err(req, lgfs_fs_getattr(ll->fs, ino, &st), "access", ino, NULL);
 }
 
@@ -941,6 +1110,8 @@ static void ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	struct ll *ll = begin(req);
 	struct lgfs_fs_ctx ctx = req_ctx(req);
 
+	if (refuse_past(req, ll, ino, "setxattr", name))
+		return;
 	reply_err(req, lgfs_fs_setxattr(ll->fs, &ctx, ino, name, value, size, flags), "setxattr", ino, name);
 }
 
@@ -951,6 +1122,10 @@ static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	char *buf;
 	int rc;
 
+	if (is_past(ll, ino)) {
+		lgfs_ll_past_getxattr(req, ino, name, size);
+		return;
+	}
 	if (size == 0) { /* the caller asks how large the value is */
 		rc = lgfs_fs_getxattr(ll->fs, ino, name, NULL, 0, &len);
 		if (rc) {
@@ -980,6 +1155,10 @@ static void ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	char *buf;
 	int rc;
 
+	if (is_past(ll, ino)) {
+		lgfs_ll_past_listxattr(req, ino, size);
+		return;
+	}
 	if (size == 0) {
 		rc = lgfs_fs_listxattr(ll->fs, ino, NULL, 0, &len);
 		if (rc) {
@@ -1007,6 +1186,8 @@ static void ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	struct ll *ll = begin(req);
 	struct lgfs_fs_ctx ctx = req_ctx(req);
 
+	if (refuse_past(req, ll, ino, "removexattr", name))
+		return;
 	reply_err(req, lgfs_fs_removexattr(ll->fs, &ctx, ino, name), "removexattr", ino, name);
 }
 
@@ -1070,7 +1251,7 @@ static void detach(void)
 }
 
 /* "default_permissions,fsname=ledgerfs:<volume>,subtype=ledgerfs[,ro][,allow_other]" */
-static int mount_options(char **out, const struct lgfs_fuse_opts *o)
+static int mount_options(char **out, const struct lgfs_fuse_opts *o, int rdonly)
 {
 	char fsname[16 + 256];
 
@@ -1078,7 +1259,7 @@ static int mount_options(char **out, const struct lgfs_fuse_opts *o)
 	snprintf(fsname, sizeof(fsname), "fsname=ledgerfs%s%.255s", o->volume ? ":" : "",
 		 o->volume ? o->volume : "");
 	if (fuse_opt_add_opt(out, "default_permissions") || fuse_opt_add_opt_escaped(out, fsname) ||
-	    fuse_opt_add_opt(out, "subtype=ledgerfs") || (o->rdonly && fuse_opt_add_opt(out, "ro")) ||
+	    fuse_opt_add_opt(out, "subtype=ledgerfs") || (rdonly && fuse_opt_add_opt(out, "ro")) ||
 	    (o->allow_other && fuse_opt_add_opt(out, "allow_other"))) {
 		free(*out);
 		*out = NULL;
@@ -1087,7 +1268,8 @@ static int mount_options(char **out, const struct lgfs_fuse_opts *o)
 	return 0;
 }
 
-int lgfs_fuse_run(struct lgfs_fs *fs, const char *mountpoint, const struct lgfs_fuse_opts *o)
+/* Mount and serve the current tree (past 0) or the state at `at`. */
+static int run(struct lgfs_fs *fs, const char *mountpoint, const struct lgfs_fuse_opts *o, int past, uint64_t at)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_session *se = NULL;
@@ -1124,6 +1306,13 @@ int lgfs_fuse_run(struct lgfs_fs *fs, const char *mountpoint, const struct lgfs_
 	ll.log = o->log ? o->log : stderr;
 	ll.debug = o->debug;
 	ll.volume = o->volume ? o->volume : "(unnamed)";
+	ll.past = past;
+	ll.at = at;
+	if ((rc = lgfs_ll_past_init(&ll))) {
+		lgfs_error_set(LGFS_ENOMEM, "out of memory");
+		free(absmp);
+		return rc;
+	}
 	pthread_mutex_init(&ll.files_mu, NULL);
 
 	pthread_mutex_lock(&g_last_mu);
@@ -1132,7 +1321,7 @@ int lgfs_fuse_run(struct lgfs_fs *fs, const char *mountpoint, const struct lgfs_
 	g_log = ll.log;
 	fuse_set_log_func(fuse_log_to_file);
 
-	if ((rc = mount_options(&mopts, o)) || fuse_opt_add_arg(&args, "ledgerfs") ||
+	if ((rc = mount_options(&mopts, o, o->rdonly || past)) || fuse_opt_add_arg(&args, "ledgerfs") ||
 	    fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, mopts) ||
 	    (o->debug && fuse_opt_add_arg(&args, "-d"))) {
 		rc = -ENOMEM;
@@ -1160,7 +1349,8 @@ int lgfs_fuse_run(struct lgfs_fs *fs, const char *mountpoint, const struct lgfs_
 	}
 	mounted = 1;
 	lgfs_fuse_logf(ll.log, "mounted volume %s on %s%s%s (pid %d)", ll.volume, mountpoint,
-		       o->rdonly ? " read-only" : "", o->allow_other ? ", allow_other" : "", (int)getpid());
+		       past ? " as it was at a point in history, read-only" : o->rdonly ? " read-only" : "",
+		       o->allow_other ? ", allow_other" : "", (int)getpid());
 	if (!o->foreground)
 		detach();
 	if (o->ready)
@@ -1192,5 +1382,16 @@ out:
 	fuse_set_log_func(NULL);
 	g_log = NULL;
 	pthread_mutex_destroy(&ll.files_mu);
+	lgfs_ll_past_fini(&ll);
 	return rc;
+}
+
+int lgfs_fuse_run(struct lgfs_fs *fs, const char *mountpoint, const struct lgfs_fuse_opts *o)
+{
+	return run(fs, mountpoint, o, 0, 0);
+}
+
+int lgfs_fuse_run_at(struct lgfs_fs *fs, const char *mountpoint, const struct lgfs_fuse_opts *o, uint64_t at)
+{
+	return run(fs, mountpoint, o, 1, at);
 }
