@@ -18,6 +18,8 @@
 #ifndef LGFS_FUSE_H
 #define LGFS_FUSE_H
 
+#include <stdint.h>
+
 #include <stdio.h>
 
 struct lgfs_fs;
@@ -50,6 +52,13 @@ struct lgfs_fuse_opts {
  * create the session or mount (its message is in the log and in
  * lgfs_error_last()). */
 int lgfs_fuse_run(struct lgfs_fs *fs, const char *mountpoint, const struct lgfs_fuse_opts *o);
+
+/* Like lgfs_fuse_run, serving the whole tree as it was at log index `at`
+ * (history.h): read-only, every change EROFS, content read through
+ * lgfs_past_*. The fs should be opened with LGFS_FS_RDONLY |
+ * LGFS_FS_PRIVATE and o->rdonly set. Every mount, past or not, also has
+ * the hidden directory /.ledgerfs (see fuse_ll.c). */
+int lgfs_fuse_run_at(struct lgfs_fs *fs, const char *mountpoint, const struct lgfs_fuse_opts *o, uint64_t at);
 
 /* One line in a daemon log: "2024-01-02T03:04:05.678Z <message>\n",
  * written with one stdio call (lines from threads do not interleave).

@@ -8,7 +8,7 @@
  * a pipe until the child says the mount is usable (exit 0) or why it is not
  * (message, exit 1). The daemon's log is <store>/volumes/<VOLUME>/mount.log.
  * With --at POINT (or -o at=POINT) the mount is read-only and shows the
- * volume as it was at that point in history (fuse_at.h); the point is
+ * volume as it was at that point in history (ledgerfs/fuse.h); the point is
  * resolved once the volume is open, before mounting, so a bad one fails
  * the command (exit 1).
  * umount first checks in /proc/self/mountinfo that DIR is a ledgerfs mount
@@ -25,7 +25,6 @@
 #include "ledgerfs/hash.h"
 #include "ledgerfs/history.h"
 #include "ledgerfs/ledger.h"
-#include "fuse/fuse_at.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -84,17 +84,23 @@ const struct cli_cmd cli_cmds[] = {
 	  "holds (the newest verified checkpoint is then remembered), 1 with a\n"
 	  "report naming the first bad index when not." },
 	{ "mount", cmd_mount, "mount a volume as a file system (FUSE)",
-	  "ledgerfs mount [--store DIR] [--key FILE] [-f] [-o ro] [-o allow_other] VOLUME DIR\n\n"
+	  "ledgerfs mount [--store DIR] [--key FILE] [-f] [-o ro] [-o allow_other] [--at POINT] VOLUME DIR\n\n"
 	  "Mounts VOLUME on the directory DIR. Every change made there becomes a\n"
 	  "signed record in the volume's log, made with your key (not needed with\n"
-	  "-o ro). Without -f the command returns once the file system is usable\n"
-	  "and a daemon serves it, logging to <store>/volumes/VOLUME/mount.log;\n"
+	  "-o ro or --at). Without -f the command returns once the file system is\n"
+	  "usable and a daemon serves it, logging to <store>/volumes/VOLUME/mount.log;\n"
 	  "with -f (--foreground) it serves until unmounted or interrupted and\n"
 	  "logs to stderr. -o takes a comma-separated list: ro (read-only),\n"
 	  "allow_other (other users may use the mount), debug (trace every\n"
-	  "request into the log). The kernel checks permissions from the files'\n"
-	  "owners and modes. Fails if DIR is not a directory, the volume does\n"
-	  "not exist, or it is already mounted. Unmount with 'ledgerfs umount DIR'." },
+	  "request into the log), at=POINT (as --at). --at POINT mounts the volume\n"
+	  "read-only as it was at POINT: a log index, an RFC 3339 time or PATH@N\n"
+	  "(see 'ledgerfs history --help'); a point that is not one fails before\n"
+	  "mounting. Every mount has a hidden directory DIR/.ledgerfs (not listed):\n"
+	  ".ledgerfs/at/POINT/ is the whole tree at a log index or time, and\n"
+	  ".ledgerfs/history/PATH/ lists every version of PATH; all of it is\n"
+	  "read-only. The kernel checks permissions from the files' owners and\n"
+	  "modes. Fails if DIR is not a directory, the volume does not exist, or\n"
+	  "it is already mounted. Unmount with 'ledgerfs umount DIR'." },
 	{ "umount", cmd_umount, "unmount a mounted volume",
 	  "ledgerfs umount DIR\n\n"
 	  "Unmounts the volume mounted on DIR (runs 'fusermount3 -u DIR' and\n"

@@ -1013,6 +1013,14 @@ static int name_ok(const char *name)
 	return 0;
 }
 
+/* The root's ".ledgerfs" is the name every mount shows its history under
+ * (the FUSE layer): new entries cannot take it. One made before this rule
+ * stays in the log and in past states. */
+static int reserved(uint64_t parent, const char *name)
+{
+	return parent == LGFS_ROOT_INO && !strcmp(name, ".ledgerfs") ? -EEXIST : 0;
+}
+
 int lgfs_fs_lookup(struct lgfs_fs *fs, uint64_t parent, const char *name, struct lgfs_stat *st)
 {
 	struct lgfs_inode in;
@@ -1112,7 +1120,7 @@ static int make_entry(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint16_
 	uint32_t gid;
 	int rc;
 
-	if ((rc = name_ok(name)) || (rc = lgfs_name_check(name, strlen(name))))
+	if ((rc = name_ok(name)) || (rc = lgfs_name_check(name, strlen(name))) || (rc = reserved(parent, name)))
 		return rc;
 	if ((rc = new_owner(fs, ctx, parent, &mode, &gid)))
 		return rc;
@@ -1200,6 +1208,8 @@ int lgfs_fs_rename(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t p
 		return rc;
 	if (lgfs_name_check(name, strlen(name)) == -EEXIST || lgfs_name_check(newname, strlen(newname)) == -EEXIST)
 		return -EINVAL;
+	if ((rc = reserved(newparent, newname)))
+		return rc;
 	if (flags & ~3u)
 		return -EINVAL;
 	lgfs_record_init(&r, LGFS_OP_RENAME);
@@ -1217,7 +1227,8 @@ int lgfs_fs_link(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_t ino
 	struct lgfs_record r;
 	int rc;
 
-	if ((rc = name_ok(newname)) || (rc = lgfs_name_check(newname, strlen(newname))))
+	if ((rc = name_ok(newname)) || (rc = lgfs_name_check(newname, strlen(newname))) ||
+	    (rc = reserved(newparent, newname)))
 		return rc;
 	lgfs_record_init(&r, LGFS_OP_LINK);
 	if ((rc = lgfs_record_add_u64(&r, LGFS_F_INO, ino)) || (rc = lgfs_record_add_u64(&r, LGFS_F_NEW_PARENT, newparent)) ||

@@ -22,7 +22,6 @@
  * Model: libfuse 3.14's examples passthrough_ll.c and hello_ll.c.
  */
 #include "ll.h"
-#include "fuse_at.h"
 
 #include "ledgerfs/error.h"
 #include "ledgerfs/fs.h"

@@ -444,6 +444,26 @@ static void test_rebuilt_past(void **state)
 	free(s);
 }
 
+/* The root's ".ledgerfs" is where mounts show history: nothing new takes
+ * the name there (elsewhere it is an ordinary name). */
+static void test_reserved_name(void **state)
+{
+	struct fx *f = *state;
+	struct lgfs_stat st, dst;
+	uint64_t fh;
+
+	assert_int_equal(lgfs_fs_mkdir(f->fs, &f->ctx, 1, ".ledgerfs", 0755, &st), -EEXIST);
+	assert_int_equal(lgfs_fs_create(f->fs, &f->ctx, 1, ".ledgerfs", 0644, O_WRONLY, &st, &fh), -EEXIST);
+	assert_int_equal(lgfs_fs_symlink(f->fs, &f->ctx, 1, ".ledgerfs", "x", &st), -EEXIST);
+	assert_int_equal(lgfs_fs_mkdir(f->fs, &f->ctx, 1, "d", 0755, &dst), 0);
+	assert_int_equal(lgfs_fs_rename(f->fs, &f->ctx, 1, "d", 1, ".ledgerfs", 0), -EEXIST);
+	put(f, "/f", "x");
+	assert_int_equal(lgfs_fs_link(f->fs, &f->ctx, ino_of(f, "/f"), 1, ".ledgerfs", &st), -EEXIST);
+	assert_int_equal(lgfs_fs_lookup(f->fs, 1, ".ledgerfs", &st), -ENOENT);
+	/* below the root it is any name */
+	assert_int_equal(lgfs_fs_mkdir(f->fs, &f->ctx, dst.ino, ".ledgerfs", 0755, &st), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -453,6 +473,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_points, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trunc_open_one_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebuilt_past, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reserved_name, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
