@@ -79,4 +79,9 @@ int lgfs_reader_u16(struct lgfs_reader *r, uint16_t *out);
 int lgfs_reader_u32(struct lgfs_reader *r, uint32_t *out);
 int lgfs_reader_u64(struct lgfs_reader *r, uint64_t *out);
 
+/* Room for one more element in the array *pv of *cap elements of `elem`
+ * bytes, n of them used: the array doubles (from 16) when full. 0, or
+ * -ENOMEM with the array as it was. */
+int lgfs_grow(void *pv, size_t *cap, size_t n, size_t elem);
+
 #endif

@@ -17,6 +17,7 @@
  */
 #include "cli.h"
 
+#include "ledgerfs/buf.h"
 #include "ledgerfs/error.h"
 #include "ledgerfs/escape.h"
 #include "ledgerfs/fs.h"
@@ -100,15 +101,8 @@ static int tree_add(struct tree *t, const char *dir, const char *name, size_t le
 	size_t dlen = strlen(dir), sep = len && strcmp(dir, "/"); /* "/d" + "x" is "/d/x", "/" + "x" "/x" */
 	struct node *n;
 
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? 2 * t->cap : 64;
-		struct node *v = realloc(t->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		t->v = v;
-		t->cap = cap;
-	}
+	if (lgfs_grow(&t->v, &t->cap, t->n, sizeof(*t->v)))
+		return -ENOMEM;
 	n = &t->v[t->n];
 	n->path = malloc(dlen + sep + len + 1);
 	if (!n->path)
@@ -363,15 +357,8 @@ static int what_changed(struct diff *d, const struct node *a, const struct node 
 
 static int add_change(struct diff *d, int kind, const struct node *old, const struct node *new, unsigned int what)
 {
-	if (d->nch == d->capch) {
-		size_t cap = d->capch ? 2 * d->capch : 64;
-		struct change *v = realloc(d->ch, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		d->ch = v;
-		d->capch = cap;
-	}
+	if (lgfs_grow(&d->ch, &d->capch, d->nch, sizeof(*d->ch)))
+		return -ENOMEM;
 	d->ch[d->nch].kind = kind;
 	d->ch[d->nch].old = old;
 	d->ch[d->nch].new = new;

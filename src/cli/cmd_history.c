@@ -7,6 +7,7 @@
  */
 #include "cli.h"
 
+#include "ledgerfs/buf.h"
 #include "ledgerfs/error.h"
 #include "ledgerfs/escape.h"
 #include "ledgerfs/fs.h"
@@ -314,15 +315,8 @@ static int ls_collect(void *arg, const char *name, size_t len, const struct lgfs
 {
 	struct ls_list *l = arg;
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 64;
-		struct ls_ent *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return l->err = -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (lgfs_grow(&l->v, &l->cap, l->n, sizeof(*l->v)))
+		return l->err = -ENOMEM;
 	if (!(l->v[l->n].name = malloc(len + 1)))
 		return l->err = -ENOMEM;
 	memcpy(l->v[l->n].name, name, len);

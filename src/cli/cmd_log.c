@@ -11,6 +11,7 @@
  */
 #include "cli.h"
 
+#include "ledgerfs/buf.h"
 #include "ledgerfs/error.h"
 #include "ledgerfs/escape.h"
 #include "ledgerfs/fs.h"
@@ -222,15 +223,8 @@ static int only_add(void *arg, const struct lgfs_path_version *v)
 {
 	struct log_ctx *c = arg;
 
-	if (c->nonly == c->nonly_cap) {
-		size_t cap = c->nonly_cap ? 2 * c->nonly_cap : 64;
-		uint64_t *o = realloc(c->only, cap * sizeof(*o));
-
-		if (!o)
-			return -ENOMEM;
-		c->only = o;
-		c->nonly_cap = cap;
-	}
+	if (lgfs_grow(&c->only, &c->nonly_cap, c->nonly, sizeof(*c->only)))
+		return -ENOMEM;
 	c->only[c->nonly++] = v->index;
 	return 0;
 }

@@ -1359,14 +1359,9 @@ int lgfs_fs_getxattr(struct lgfs_fs *fs, uint64_t ino, const char *name, void *b
 	return rc;
 }
 
-struct xlist {
-	char *buf;
-	size_t cap, len;
-};
-
-static int xlist_cb(void *arg, const char *name, size_t len)
+int lgfs_xlist_cb(void *arg, const char *name, size_t len)
 {
-	struct xlist *x = arg;
+	struct lgfs_xlist *x = arg;
 
 	if (x->cap && x->len + len + 1 <= x->cap) {
 		memcpy(x->buf + x->len, name, len);
@@ -1378,7 +1373,7 @@ static int xlist_cb(void *arg, const char *name, size_t len)
 
 int lgfs_fs_listxattr(struct lgfs_fs *fs, uint64_t ino, char *buf, size_t cap, size_t *len)
 {
-	struct xlist xl = { buf, cap, 0 };
+	struct lgfs_xlist xl = { buf, cap, 0 };
 	struct lgfs_inode in;
 	MDB_txn *t;
 	int rc;
@@ -1387,7 +1382,7 @@ int lgfs_fs_listxattr(struct lgfs_fs *fs, uint64_t ino, char *buf, size_t cap, s
 		return rc;
 	rc = lgfs_inode_get(fs->index, t, ino, &in);
 	if (!rc)
-		rc = lgfs_xattr_each(fs->index, t, ino, xlist_cb, &xl);
+		rc = lgfs_xattr_each(fs->index, t, ino, lgfs_xlist_cb, &xl);
 	mdb_txn_abort(t);
 	*len = xl.len;
 	if (!rc && cap && xl.len > cap)

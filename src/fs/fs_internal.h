@@ -102,6 +102,14 @@ int64_t lgfs_fs_now(void);
 /* Fill a stat from an inode, with staged size/mtime of an open file. */
 void lgfs_fs_fill_stat(struct lgfs_fs *fs, const struct lgfs_inode *in, struct lgfs_stat *st);
 
+/* listxattr's NUL-separated names into (buf, cap): an index xattr-name
+ * callback; len counts every name, cap 0 only counts. */
+struct lgfs_xlist {
+	char *buf;
+	size_t cap, len;
+};
+int lgfs_xlist_cb(void *arg, const char *name, size_t len);
+
 /* file.c */
 struct ofile *lgfs_ofile_find(struct lgfs_fs *fs, uint64_t ino);      /* borrowed, of_mu held by caller */
 int lgfs_ofile_get(struct lgfs_fs *fs, const struct lgfs_inode *in, struct ofile **out); /* refs++ */

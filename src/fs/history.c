@@ -3,6 +3,7 @@
  * path (fs layer). See ledgerfs/history.h; the temporal tables are in
  * index.h.
  */
+#include "ledgerfs/buf.h"
 #include "ledgerfs/history.h"
 
 #include <ctype.h>
@@ -191,27 +192,10 @@ int lgfs_past_getxattr(struct lgfs_fs *fs, uint64_t at, uint64_t ino, const char
 	return rc;
 }
 
-struct xlist {
-	char *buf;
-	size_t cap, len;
-};
-
-static int xlist_cb(void *arg, const char *name, size_t len)
-{
-	struct xlist *l = arg;
-
-	if (l->cap && l->len + len + 1 <= l->cap) {
-		memcpy(l->buf + l->len, name, len);
-		l->buf[l->len + len] = '\0';
-	}
-	l->len += len + 1;
-	return 0;
-}
-
 int lgfs_past_listxattr(struct lgfs_fs *fs, uint64_t at, uint64_t ino, char *buf, size_t cap, size_t *len)
 {
 	struct lgfs_inode in;
-	struct xlist l = { buf, cap, 0 };
+	struct lgfs_xlist l = { buf, cap, 0 };
 	MDB_txn *t;
 	int rc;
 
@@ -219,7 +203,7 @@ int lgfs_past_listxattr(struct lgfs_fs *fs, uint64_t at, uint64_t ino, char *buf
 		return rc;
 	rc = inode_at(fs, t, ino, at, &in);
 	if (!rc)
-		rc = lgfs_xattr_each_at(fs->index, t, ino, at, xlist_cb, &l);
+		rc = lgfs_xattr_each_at(fs->index, t, ino, at, lgfs_xlist_cb, &l);
 	mdb_txn_abort(t);
 	if (rc)
 		return rc;
@@ -725,15 +709,8 @@ static int seg_add(struct segs *ss, uint64_t s, uint64_t e, uint64_t ino)
 		ss->v[ss->n - 1].e = e;
 		return 0;
 	}
-	if (ss->n == ss->cap) {
-		size_t cap = ss->cap ? 2 * ss->cap : 16;
-		struct seg *nv = realloc(ss->v, cap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		ss->v = nv;
-		ss->cap = cap;
-	}
+	if (lgfs_grow(&ss->v, &ss->cap, ss->n, sizeof(*ss->v)))
+		return -ENOMEM;
 	ss->v[ss->n].s = s;
 	ss->v[ss->n].e = e;
 	ss->v[ss->n].ino = ino;
@@ -847,15 +824,8 @@ static int row_add(struct rows *rs, uint64_t index, uint64_t ino, int present)
 		rs->v[rs->n - 1].present = present;
 		return 0;
 	}
-	if (rs->n == rs->cap) {
-		size_t cap = rs->cap ? 2 * rs->cap : 32;
-		struct row *nv = realloc(rs->v, cap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		rs->v = nv;
-		rs->cap = cap;
-	}
+	if (lgfs_grow(&rs->v, &rs->cap, rs->n, sizeof(*rs->v)))
+		return -ENOMEM;
 	rs->v[rs->n].index = index;
 	rs->v[rs->n].ino = ino;
 	rs->v[rs->n].present = present;

@@ -24,6 +24,7 @@
  * and mtime; existing ones above it are left alone (their mtime becomes
  * the time of the change, as for any new entry).
  */
+#include "ledgerfs/buf.h"
 #include "ledgerfs/history.h"
 
 #include <errno.h>
@@ -70,15 +71,8 @@ static int listing_add(struct listing *l, const char *name, size_t len, uint64_t
 {
 	if (len > 255)
 		return -ENAMETOOLONG;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		struct entry *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (lgfs_grow(&l->v, &l->cap, l->n, sizeof(*l->v)))
+		return -ENOMEM;
 	memcpy(l->v[l->n].name, name, len);
 	l->v[l->n].name[len] = '\0';
 	l->v[l->n].ino = ino;
@@ -165,15 +159,8 @@ static struct link_map *link_find(struct rv *r, uint64_t old)
 
 static int link_add(struct rv *r, uint64_t old, uint64_t cur)
 {
-	if (r->nlinks == r->links_cap) {
-		size_t cap = r->links_cap ? r->links_cap * 2 : 16;
-		struct link_map *v = realloc(r->links, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		r->links = v;
-		r->links_cap = cap;
-	}
+	if (lgfs_grow(&r->links, &r->links_cap, r->nlinks, sizeof(*r->links)))
+		return -ENOMEM;
 	r->links[r->nlinks].old = old;
 	r->links[r->nlinks].cur = cur;
 	r->nlinks++;

@@ -35,6 +35,7 @@
  */
 #include "ll.h"
 
+#include "ledgerfs/buf.h"
 #include "ledgerfs/error.h"
 #include "ledgerfs/history.h"
 #include "ledgerfs/record.h"
@@ -1001,15 +1002,8 @@ static void vdir_free(struct vdir *d)
 
 static int vdir_add(struct vdir *d, const char *name, size_t len, uint32_t mode, uint64_t num)
 {
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 16;
-		struct vdent *v = realloc(d->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		d->v = v;
-		d->cap = cap;
-	}
+	if (lgfs_grow(&d->v, &d->cap, d->n, sizeof(*d->v)))
+		return -ENOMEM;
 	if (!(d->v[d->n].name = strndup(name, len)))
 		return -ENOMEM;
 	d->v[d->n].mode = mode & S_IFMT;

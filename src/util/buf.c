@@ -6,6 +6,8 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,5 +194,20 @@ int lgfs_reader_u64(struct lgfs_reader *r, uint64_t *out)
 	if (lgfs_reader_bytes(r, &p, 8))
 		return LGFS_ECORRUPT;
 	*out = lgfs_be64_get(p);
+	return 0;
+}
+
+int lgfs_grow(void *pv, size_t *cap, size_t n, size_t elem)
+{
+	void **p = pv, *nv;
+	size_t nc;
+
+	if (n < *cap)
+		return 0;
+	nc = *cap ? 2 * *cap : 16;
+	if (nc < *cap || nc > SIZE_MAX / elem || !(nv = realloc(*p, nc * elem)))
+		return -ENOMEM;
+	*p = nv;
+	*cap = nc;
 	return 0;
 }
