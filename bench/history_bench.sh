@@ -38,7 +38,8 @@ echo "== history: building a volume of $N entries and a file of $BIG MiB in two 
 "$BUILD/bench/bench_open" make "$LEDGERFS_STORE" big "$LEDGERFS_KEY" "$N"
 head -c $((BIG * 1048576)) /dev/urandom >"$dir/big.bin"
 "$L" put big /big.bin <"$dir/big.bin" 2>/dev/null
-first=$(("$L" volumes | awk '$1 == "big" { print $2 }') - 1))
+n=$("$L" volumes | awk '$1 == "big" { print $2 }')
+first=$((n - 1))
 head -c 1048576 /dev/urandom | dd of="$dir/big.bin" conv=notrunc status=none
 "$L" put big /big.bin <"$dir/big.bin" 2>/dev/null
 rm -f "$dir/big.bin"

@@ -272,6 +272,19 @@ static void file_identity(const struct stat *st, int64_t id[5])
 	id[4] = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
 }
 
+/* An identity is worth remembering only for a file that has not changed
+ * in the last 2 s: file times move in clock ticks. */
+static int identity_settled(const int64_t id[5])
+{
+	struct timespec now;
+	int64_t limit;
+
+	if (clock_gettime(CLOCK_REALTIME, &now))
+		return 0;
+	limit = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec - 2000000000LL;
+	return id[3] < limit && id[4] < limit;
+}
+
 /* SHA-256 of the index's data file, and its identity when it held still. */
 static int index_file_digest(const char *dir, struct idx_digest *out)
 {
@@ -305,13 +318,7 @@ static int index_file_digest(const char *dir, struct idx_digest *out)
 	 * was last changed seconds ago: file times have the granularity of a
 	 * clock tick, and a write within the tick of the last change may keep
 	 * them all (the next reader hashes it and records it then). */
-	{
-		struct timespec now;
-
-		out->has_id = !memcmp(before, out->id, sizeof(before)) && clock_gettime(CLOCK_REALTIME, &now) == 0 &&
-			      out->id[3] < (int64_t)now.tv_sec * 1000000000 + now.tv_nsec - 2000000000LL &&
-			      out->id[4] < (int64_t)now.tv_sec * 1000000000 + now.tv_nsec - 2000000000LL;
-	}
+	out->has_id = !memcmp(before, out->id, sizeof(before)) && identity_settled(out->id);
 	rc = 0;
 out:
 	if (fd >= 0)
@@ -499,6 +506,12 @@ static int private_copy(struct lgfs_fs *fs, const char *dir)
 		c = NULL;
 		if (memcmp(want.sha, have, 32))
 			goto out;
+		if (!memcmp(before, after, sizeof(before)) && identity_settled(after)) {
+			/* its identity, so that the next copy needs no hash */
+			want.has_id = 1;
+			memcpy(want.id, after, sizeof(want.id));
+			digest_store(fs->voldir, &want);
+		}
 	} else if (memcmp(before, after, sizeof(before))) {
 		goto out;
 	}
