@@ -248,4 +248,11 @@ int lgfs_ledger_consistency_proof(struct lgfs_ledger *l, uint64_t old_size, uint
 typedef int (*lgfs_checkpoint_cb)(void *arg, const char *note, size_t len);
 int lgfs_checkpoints_each(const char *voldir, lgfs_checkpoint_cb cb, void *arg);
 
+/* The clock records are stamped with and checked against, and its test
+ * hook (NULL: the real clock; tests only). */
+int64_t lgfs_ledger_now(void);
+/* The time of the last record submitted (log times never go back). */
+int64_t lgfs_ledger_last_time(struct lgfs_ledger *l);
+void lgfs_ledger_set_clock(int64_t (*now)(void));
+
 #endif

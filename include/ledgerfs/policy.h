@@ -16,7 +16,9 @@
  * covered file cannot be unlinked, renamed away (out of every rule that
  * covers it as long), replaced by a rename over it, truncated or
  * overwritten (opening it for writing is EPERM); chmod, chown and xattrs
- * may change. A directory that a rule or a hold covers, or that holds the
+ * may change. A file that has no content version yet (just created) may
+ * get its first one: a document created where rules apply is written
+ * once, then kept. A directory that a rule or a hold covers, or that holds the
  * path of one, cannot be removed or renamed while that rule or hold is in
  * force. Rules only add up: a rule that ends earlier than one already on
  * the same path is refused (EPERM), in both modes. Compliance rules (the
@@ -84,7 +86,7 @@ int lgfs_fs_retain(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, const char
 int lgfs_fs_hold(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, const char *path, const char *case_name);
 /* Release the hold in force on exactly `path` for `case_name` (-ENOENT
  * when there is none). */
-int lgfs_fs_release(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, const char *path, const char *case_name,
+int lgfs_fs_hold_release(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, const char *path, const char *case_name,
 		    const char *reason);
 
 /* Every rule and hold recorded up to log index `at`, in log order, with

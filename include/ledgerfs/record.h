@@ -201,6 +201,10 @@ const char *lgfs_op_name(uint16_t op);
 const char *lgfs_field_name(uint8_t field);
 /* Kind of a field; 0 for an unknown field. */
 int lgfs_field_kind(uint8_t field);
+/* 1 for the operations this version writes and applies (file-system
+ * operations, notes, retention and legal hold); the others have codes and
+ * schemas reserved for later versions. */
+int lgfs_op_supported(uint16_t op);
 /* Reverse of lgfs_op_name; 0 when unknown. */
 uint16_t lgfs_op_from_name(const char *name);
 

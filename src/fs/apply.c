@@ -163,6 +163,8 @@ static int new_version(struct lgfs_index *x, MDB_txn *t, const struct lgfs_recor
 		return rc;
 	if (!S_ISREG(in.mode))
 		return S_ISDIR(in.mode) ? -EISDIR : -EINVAL;
+	if ((rc = lgfs_policy_may_change(x, t, &in, r->time_ns)))
+		return rc;
 	if (lgfs_record_get_i64(r, LGFS_F_MTIME, &mtime))
 		mtime = r->time_ns;
 	in.size = arg_u64(r, LGFS_F_SIZE, 0);
@@ -244,6 +246,16 @@ static int do_rename(struct lgfs_index *x, MDB_txn *t, const struct lgfs_record 
 		if (rc)
 			return -EINVAL;
 	}
+	/* retention and holds: what moves must stay protected; what a rename
+	 * replaces is removed */
+	if ((rc = lgfs_policy_may_move(x, t, sp.ino, sn, sl, &src, dp.ino, dn, dl, r->time_ns)))
+		return rc;
+	if (have_dst && (flags & RENAME_EXCHANGE_FLAG) &&
+	    (rc = lgfs_policy_may_move(x, t, dp.ino, dn, dl, &dst, sp.ino, sn, sl, r->time_ns)))
+		return rc;
+	if (have_dst && !(flags & RENAME_EXCHANGE_FLAG) &&
+	    (rc = lgfs_policy_may_remove(x, t, dp.ino, dn, dl, &dst, r->time_ns)))
+		return rc;
 	if (flags & RENAME_EXCHANGE_FLAG) {
 		if (S_ISDIR(dst.mode)) {
 			rc = is_under(x, t, sp.ino, dino);
@@ -356,6 +368,8 @@ static int do_remove(struct lgfs_index *x, MDB_txn *t, const struct lgfs_record 
 		return rc;
 	if (!lgfs_record_get_u64(r, LGFS_F_INO, &want) && want != ino)
 		return -ESTALE;
+	if ((rc = lgfs_policy_may_remove(x, t, dp.ino, name, len, &in, r->time_ns)))
+		return rc;
 	if (r->op == LGFS_OP_RMDIR) {
 		if (!S_ISDIR(in.mode))
 			return -ENOTDIR;
@@ -472,6 +486,10 @@ int lgfs_apply(struct lgfs_index *x, MDB_txn *t, const struct lgfs_record *r, ui
 	case LGFS_OP_SETXATTR:
 	case LGFS_OP_REMOVEXATTR:
 		return do_xattr(x, t, r);
+	case LGFS_OP_RETENTION:
+	case LGFS_OP_HOLD:
+	case LGFS_OP_HOLD_RELEASE:
+		return lgfs_policy_apply(x, t, r, index);
 	case LGFS_OP_NOTE:
 		return 0;
 	}

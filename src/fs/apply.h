@@ -27,6 +27,18 @@ static inline uint64_t lgfs_ino_of_index(uint64_t index)
  * left in t then: the caller aborts it). */
 int lgfs_apply(struct lgfs_index *x, MDB_txn *t, const struct lgfs_record *r, uint64_t index);
 
+/* policy.c: retention rules and legal holds (ledgerfs/policy.h). Apply a
+ * RETENTION, HOLD or HOLD_RELEASE record; and the checks apply makes before
+ * a change at time `now` (the record's): 0, or -EPERM (message set) when a
+ * rule or hold in force forbids removing the entry, moving it (from
+ * sparent/sname to dparent/dname), or changing the file's content. */
+int lgfs_policy_apply(struct lgfs_index *x, MDB_txn *t, const struct lgfs_record *r, uint64_t index);
+int lgfs_policy_may_remove(struct lgfs_index *x, MDB_txn *t, uint64_t parent, const char *name, size_t len,
+			   const struct lgfs_inode *in, int64_t now);
+int lgfs_policy_may_move(struct lgfs_index *x, MDB_txn *t, uint64_t sparent, const char *sname, size_t slen,
+			 const struct lgfs_inode *src, uint64_t dparent, const char *dname, size_t dlen, int64_t now);
+int lgfs_policy_may_change(struct lgfs_index *x, MDB_txn *t, const struct lgfs_inode *in, int64_t now);
+
 /* Validate a directory entry name: 1..255 bytes, no '/', not "." or "..". */
 int lgfs_name_check(const char *name, size_t len);
 

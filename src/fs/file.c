@@ -23,6 +23,7 @@
  * the version is nearly built when the file is closed. Any other access
  * settles the stream into an uncommitted manifest that serves as the base.
  */
+#include "apply.h"
 #include "fs_internal.h"
 
 #include <errno.h>
@@ -713,6 +714,18 @@ int lgfs_fs_open_file(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, uint64_
 		return -EISDIR;
 	if (!S_ISREG(in.mode))
 		return -EINVAL;
+	if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) {
+		/* a retained or held file is read-only: refused at the open,
+		 * not at the close that would make the version */
+		MDB_txn *t;
+
+		if ((rc = lgfs_index_begin(fs->index, 1, &t)))
+			return rc;
+		rc = lgfs_policy_may_change(fs->index, t, &in, lgfs_fs_now());
+		mdb_txn_abort(t);
+		if (rc)
+			return rc;
+	}
 	if ((rc = handle_new(fs, &in, flags, fh)))
 		return rc;
 	h = (struct handle *)(uintptr_t)*fh;

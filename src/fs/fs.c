@@ -52,10 +52,20 @@ int lgfs_fs_errno(int code)
 	return -EIO; /* ECORRUPT, EBADSIG, EIO, ...: the data cannot be trusted */
 }
 
+static int64_t (*test_clock)(void);
+
+void lgfs_fs_set_clock(int64_t (*now)(void))
+{
+	test_clock = now;
+	lgfs_ledger_set_clock(now);
+}
+
 int64_t lgfs_fs_now(void)
 {
 	struct timespec ts;
 
+	if (test_clock)
+		return test_clock();
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
@@ -754,7 +764,11 @@ int lgfs_fs_open(struct lgfs_fs **out, const char *store, const char *volume, co
 		lgfs_ledger_set_pending_limit(fs->ledger, FS_PENDING_RECORDS, FS_PENDING_BYTES);
 	}
 	fs->next_index = lgfs_ledger_size(fs->ledger);
+	/* records never go back in time: not before the log's last one, even
+	 * when this clock stepped back (the ledger would move them) */
 	fs->last_time = lgfs_fs_now();
+	if (fs->last_time < lgfs_ledger_last_time(fs->ledger))
+		fs->last_time = lgfs_ledger_last_time(fs->ledger);
 	*out = fs;
 	return 0;
 fail:

@@ -297,6 +297,7 @@ static int compare(struct lgfs_fsaudit *a, struct lgfs_audit_report *rep, struct
 		{ "past dirents", a->replay->h_dirents, vol->h_dirents },
 		{ "past xattrs", a->replay->h_xattrs, vol->h_xattrs },
 		{ "past names", a->replay->h_names, vol->h_names },
+		{ "retention and holds", a->replay->policy, vol->policy },
 	};
 	size_t i;
 	int rc;

@@ -78,7 +78,8 @@ int lgfs_index_open(struct lgfs_index **out, const char *dir, int rdonly)
 	    (rc = mdb_dbi_open(t, "h_inodes", dbf, &x->h_inodes)) ||
 	    (rc = mdb_dbi_open(t, "h_dirents", dbf, &x->h_dirents)) ||
 	    (rc = mdb_dbi_open(t, "h_xattrs", dbf, &x->h_xattrs)) ||
-	    (rc = mdb_dbi_open(t, "h_names", dbf, &x->h_names)))
+	    (rc = mdb_dbi_open(t, "h_names", dbf, &x->h_names)) ||
+	    (rc = mdb_dbi_open(t, "policy", dbf, &x->policy)))
 		goto fail;
 	rc = mdb_txn_commit(t);
 	t = NULL;
@@ -123,7 +124,7 @@ int lgfs_index_commit(MDB_txn *t)
 int lgfs_index_clear(struct lgfs_index *x, MDB_txn *t)
 {
 	MDB_dbi all[] = { x->meta,     x->inodes,   x->dirents,   x->symlinks, x->xattrs,
-			  x->versions, x->h_inodes, x->h_dirents, x->h_xattrs, x->h_names };
+			  x->versions, x->h_inodes, x->h_dirents, x->h_xattrs, x->h_names, x->policy };
 	size_t i;
 	int rc;
 
@@ -1003,7 +1004,7 @@ int lgfs_index_get(struct lgfs_index *x, MDB_txn *t, MDB_dbi dbi, const MDB_val 
 /* ---- comparing two indexes, naming paths ---- */
 
 /* The databases that hold state (meta, the stamp, is left out). */
-#define STATE_DBS 9
+#define STATE_DBS 10
 
 static void state_dbs(const struct lgfs_index *x, MDB_dbi out[STATE_DBS])
 {
@@ -1016,11 +1017,12 @@ static void state_dbs(const struct lgfs_index *x, MDB_dbi out[STATE_DBS])
 	out[6] = x->h_dirents;
 	out[7] = x->h_xattrs;
 	out[8] = x->h_names;
+	out[9] = x->policy;
 }
 
 static const char *const state_db_names[STATE_DBS] = {
 	"inode", "directory entry", "symlink", "xattr", "version",
-	"past inode", "past directory entry", "past xattr", "past name",
+	"past inode", "past directory entry", "past xattr", "past name", "retention or hold",
 };
 
 static int val_cmp(const MDB_val *a, const MDB_val *b)

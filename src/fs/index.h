@@ -28,6 +28,9 @@
  *   h_xattrs  u64 ino || name || 0x00 || u64 index -> 0x01 || value, or empty: removed
  *   h_names   u64 ino || u64 index -> u64 parent || name: the name it was given then
  * Symlink targets never change (symlinks).
+ *   policy    u64 index of a RETENTION or HOLD record -> what it set and, once
+ *             lifted or released, the index of the record that did it
+ *             (policy.c); past policy states read that index against the point
  */
 #ifndef LGFS_FS_INDEX_H
 #define LGFS_FS_INDEX_H
@@ -36,7 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LGFS_INDEX_LAYOUT 4
+#define LGFS_INDEX_LAYOUT 5
 
 /* One inode (host byte order: the index is a local cache). */
 struct lgfs_inode {
@@ -67,6 +70,7 @@ struct lgfs_index {
 	MDB_env *env;
 	MDB_dbi meta, inodes, dirents, symlinks, xattrs, versions;
 	MDB_dbi h_inodes, h_dirents, h_xattrs, h_names;
+	MDB_dbi policy; /* u64 index of a RETENTION or HOLD record -> its state (policy.c) */
 	int rdonly;
 	/* The log index of the record being applied: the key of the temporal
 	 * entries the writes below make (set by lgfs_apply; write transactions

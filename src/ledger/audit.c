@@ -465,7 +465,7 @@ static int entry_cb(void *arg, const struct lgfs_log_entry *le)
 				lgfs_audit_add(rep, i, "origin", "index %llu: record names origin '%s', not this volume",
 					       (unsigned long long)i, esc);
 				bad = 1;
-			} else if ((r.op >> 8) != 0x01 && r.op != LGFS_OP_NOTE) {
+			} else if (!lgfs_op_supported(r.op)) {
 				lgfs_audit_add(rep, i, "operation",
 					       "index %llu: operation '%s' is not supported by this version; not applied",
 					       (unsigned long long)i, lgfs_op_name(r.op));

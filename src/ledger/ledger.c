@@ -187,10 +187,19 @@ static char *path_join(const char *a, const char *b)
 	return p;
 }
 
-static int64_t now_ns(void)
+static int64_t (*test_clock)(void);
+
+void lgfs_ledger_set_clock(int64_t (*now)(void))
+{
+	test_clock = now;
+}
+
+int64_t lgfs_ledger_now(void)
 {
 	struct timespec ts;
 
+	if (test_clock)
+		return test_clock();
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
@@ -992,7 +1001,7 @@ int lgfs_ledger_submit(struct lgfs_ledger *l, struct lgfs_record *const *recs, s
 	for (i = 0; i < n; i++) {
 		uint16_t op = recs[i]->op;
 
-		if (op >> 8 != 0x01 && op != LGFS_OP_NOTE)
+		if (!lgfs_op_supported(op))
 			return lgfs_error_set(LGFS_EINVAL,
 					      "operation '%s' is reserved for a later version and cannot be written yet",
 					      lgfs_op_name(op) ? lgfs_op_name(op) : "?");
@@ -1035,7 +1044,7 @@ int lgfs_ledger_submit(struct lgfs_ledger *l, struct lgfs_record *const *recs, s
 	/* A caller that set the first record's time (the file system, which
 	 * applies the record to its index before submitting it) keeps it,
 	 * unless it would run backwards. */
-	t = recs[0]->time_ns > 0 ? recs[0]->time_ns : now_ns();
+	t = recs[0]->time_ns > 0 ? recs[0]->time_ns : lgfs_ledger_now();
 	if (t < l->last_time)
 		t = l->last_time; /* keep log time non-decreasing if the clock steps back */
 	for (i = 0; i < n; i++) {
@@ -1389,7 +1398,7 @@ int lgfs_volume_create(struct lgfs_volume_info *out, const char *store, const ch
 		rc = lgfs_error_set(LGFS_ERROR, "no randomness for the record salt");
 		goto out;
 	}
-	rc = build_entry(founder, out->origin, 0, zero, now_ns(), &r, &rec, env);
+	rc = build_entry(founder, out->origin, 0, zero, lgfs_ledger_now(), &r, &rec, env);
 	if (!rc)
 		rc = sign_envelope(founder, out->origin, env);
 	if (rc)
@@ -1542,4 +1551,14 @@ out:
 	closedir(d);
 	free(vols);
 	return rc;
+}
+
+int64_t lgfs_ledger_last_time(struct lgfs_ledger *l)
+{
+	int64_t t;
+
+	pthread_mutex_lock(&l->mu);
+	t = l->last_time;
+	pthread_mutex_unlock(&l->mu);
+	return t;
 }

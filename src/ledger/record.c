@@ -106,7 +106,7 @@ static const struct op_schema ops[] = {
 	  BIT(LGFS_F_REASON) | BIT(LGFS_F_UNTIL) },
 	{ LGFS_OP_REVOKE, "revoke", BIT(LGFS_F_KEY) | BIT(LGFS_F_PATH), BIT(LGFS_F_REASON) },
 	{ LGFS_OP_RETENTION, "retention", BIT(LGFS_F_PATH),
-	  BIT(LGFS_F_RETENTION) | BIT(LGFS_F_UNTIL) | BIT(LGFS_F_REASON) },
+	  BIT(LGFS_F_RETENTION) | BIT(LGFS_F_UNTIL) | BIT(LGFS_F_REASON) | BIT(LGFS_F_FLAGS) | BIT(LGFS_F_NAME) },
 	{ LGFS_OP_HOLD, "hold", BIT(LGFS_F_PATH), BIT(LGFS_F_REASON) },
 	{ LGFS_OP_HOLD_RELEASE, "hold-release", BIT(LGFS_F_REF), BIT(LGFS_F_REASON) },
 	{ LGFS_OP_TIMESTAMP, "timestamp", BIT(LGFS_F_TREE_SIZE) | BIT(LGFS_F_ROOT) | BIT(LGFS_F_TOKEN), 0 },
@@ -553,4 +553,10 @@ int lgfs_origin_make(char out[LGFS_ORIGIN_MAX + 1], const char *name, const uint
 	if (n < 0 || n > LGFS_ORIGIN_MAX)
 		return lgfs_error_set(LGFS_EINVAL, "volume name too long for an origin");
 	return 0;
+}
+
+int lgfs_op_supported(uint16_t op)
+{
+	return op >> 8 == 0x01 || op == LGFS_OP_NOTE || op == LGFS_OP_RETENTION || op == LGFS_OP_HOLD ||
+	       op == LGFS_OP_HOLD_RELEASE;
 }

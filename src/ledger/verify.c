@@ -13,6 +13,7 @@
 #include "verify.h"
 
 #include "ledgerfs/error.h"
+#include "ledgerfs/json.h"
 #include "ledgerfs/hash.h"
 #include "ledgerfs/key.h"
 #include "ledgerfs/merkle.h"
@@ -528,7 +529,7 @@ static int entry_cb(void *arg, const struct lgfs_log_entry *e)
 			return bad(s, i, "a second genesis record", NULL);
 		if (strcmp(r.origin, v->info.origin))
 			return bad(s, i, "the record names another volume's origin", NULL);
-		if ((r.op >> 8) != 0x01 && r.op != LGFS_OP_NOTE)
+		if (!lgfs_op_supported(r.op))
 			return bad(s, i, "the operation is not supported by this version: ",
 				   lgfs_op_name(r.op) ? lgfs_op_name(r.op) : "?");
 	}
@@ -683,7 +684,7 @@ int lgfs_vlog_verify(struct lgfs_vlog *v, struct lgfs_log *log, const char *dir,
 	 * result stands (vcache.c says exactly what "changed" means). */
 	cacheable = lgfs_vcache_key(dir, key) == 0;
 	if (cacheable && lgfs_vcache_load(v, dir, size, reader) == 0)
-		goto out;
+		goto clock;
 	if ((rc = genesis_first(&s, log)) || (rc = load_checkpoints(&s, dir, size, reader)) ||
 	    (rc = check_pin(&s, dir, size)))
 		goto out;
@@ -717,6 +718,21 @@ int lgfs_vlog_verify(struct lgfs_vlog *v, struct lgfs_log *log, const char *dir,
 	lgfs_merkle_frontier_root(&s.f, v->root);
 	if (cacheable)
 		lgfs_vcache_store(v, dir, key);
+clock:
+	/* Records are judged at their own time (retention): a log dated
+	 * ahead of this clock by more than a day was written by a clock set
+	 * wrong, or forward to end a retention early. */
+	if (v->last_time > lgfs_ledger_now() + LGFS_CLOCK_TOLERANCE_NS) {
+		char when[48], now[48];
+
+		lgfs_time_format(when, sizeof(when), v->last_time);
+		lgfs_time_format(now, sizeof(now), lgfs_ledger_now());
+		rc = lgfs_error_set(LGFS_ECORRUPT,
+				    "volume '%s': its last record is dated %s, more than a day after this machine's "
+				    "clock (%s): a writer's clock was wrong or set forward; records are judged by their "
+				    "time, so the volume is refused until the clocks agree",
+				    name, when, now);
+	}
 out:
 	lgfs_key_free(s.founder);
 	free(s.anchors);

@@ -60,6 +60,8 @@ struct lgfs_vlog {
  * the caller; a torn frame that a checkpoint covered is refused here.
  * `reader`: opened read-only, so a writer may be appending meanwhile (its
  * checkpoints beyond this view of the log are left for a later open). */
+/* How far ahead of the reader's clock a log's last record may be dated. */
+#define LGFS_CLOCK_TOLERANCE_NS (24LL * 3600 * 1000000000)
 int lgfs_vlog_verify(struct lgfs_vlog *out, struct lgfs_log *log, const char *dir, int reader);
 void lgfs_vlog_free(struct lgfs_vlog *v);
 /* The leaf hash of entry i < v->size; NULL (LGFS_ECORRUPT, message) when
