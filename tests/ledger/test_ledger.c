@@ -133,8 +133,8 @@ static void test_append_reopen(void **state)
 		assert_int_equal(r[i].index, 1 + i);
 	assert_int_equal(lgfs_ledger_size(l), 11);
 	/* a genesis record can only be first; reserved families are refused */
-	lgfs_record_init(&r[0], LGFS_OP_HOLD);
-	assert_int_equal(lgfs_record_add_str(&r[0], LGFS_F_PATH, "/x"), 0);
+	lgfs_record_init(&r[0], LGFS_OP_SHRED);
+	assert_int_equal(lgfs_record_add_u64(&r[0], LGFS_F_REF, 1), 0);
 	assert_int_equal(lgfs_ledger_append(l, rp, 1), LGFS_EINVAL);
 	/* a record that does not fit its schema fails alone, nothing is written */
 	lgfs_record_init(&r[0], LGFS_OP_UNLINK);

@@ -641,8 +641,8 @@ static void test_invalid_record_refused(void **state)
 	lgfs_record_init(&r[1], LGFS_OP_UNLINK); /* missing its required arguments */
 	assert_int_equal(lgfs_ledger_submit(l, rp, 2), LGFS_EINVAL);
 	/* a reserved operation: refused */
-	lgfs_record_init(&r[2], LGFS_OP_HOLD);
-	assert_int_equal(lgfs_record_add_str(&r[2], LGFS_F_PATH, "/x"), 0);
+	lgfs_record_init(&r[2], LGFS_OP_SHRED);
+	assert_int_equal(lgfs_record_add_u64(&r[2], LGFS_F_REF, 1), 0);
 	assert_int_equal(lgfs_ledger_submit(l, &rp[2], 1), LGFS_EINVAL);
 	assert_int_equal(lgfs_ledger_pending(l, &bytes1), 2);
 	assert_int_equal(bytes1, bytes0);
