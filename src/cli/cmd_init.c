@@ -33,8 +33,8 @@ int cmd_init(int argc, char **argv)
 		case 's': storeopt = optarg; break;
 		case 'k': keyopt = optarg; break;
 		case 'r':
-			if (cli_parse_u64(optarg, &v) || v > 100)
-				return cli_usage("init", "--retention-years takes a whole number 0..100");
+			if (cli_parse_u64(optarg, &v) || v < 1 || v > 100)
+				return cli_usage("init", "--retention-years takes a whole number 1..100 (the law asks 6, 8 or 10)");
 			policy.retention_s = v * 366ull * 24 * 3600;
 			break;
 		case 't':

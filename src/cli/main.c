@@ -42,8 +42,10 @@ const struct cli_cmd cli_cmds[] = {
 	  "ledgerfs init [--store DIR] [--key FILE] [--retention-years N] [--threshold PCT] VOLUME\n\n"
 	  "Creates VOLUME in the store (default $LEDGERFS_STORE, else\n"
 	  "~/.local/share/ledgerfs): writes its genesis record, signed by your key as\n"
-	  "founder, with the policy: default retention N years (default 10) and vote\n"
-	  "threshold PCT percent of members (default 51). Prints the volume's origin." },
+	  "founder, with the policy: default retention N years (1..100, default 10)\n"
+	  "and vote threshold PCT percent of members (default 51). Prints the\n"
+	  "volume's origin. The default retention is recorded, not enforced: rules\n"
+	  "that protect files are set with 'ledgerfs retain'." },
 	{ "volumes", cmd_volumes, "list the volumes of a store",
 	  "ledgerfs volumes [--store DIR] [--json]\n\n"
 	  "Lists each volume with its number of log entries and its origin." },
