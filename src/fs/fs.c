@@ -722,6 +722,8 @@ int lgfs_fs_open(struct lgfs_fs **out, const char *store, const char *volume, co
 	pthread_mutex_init(&fs->of_mu, NULL);
 	fs->rdonly = !!(flags & LGFS_FS_RDONLY);
 	fs->private_only = fs->rdonly && (flags & LGFS_FS_PRIVATE);
+	if (!fs->rdonly && key)
+		memcpy(fs->author, lgfs_key_public(key), 32);
 	rc = lgfs_ledger_open(&fs->ledger, store, volume, fs->rdonly ? NULL : key,
 			      fs->rdonly ? LGFS_LEDGER_RDONLY : 0);
 	if (rc) {
@@ -912,6 +914,7 @@ int lgfs_fs_mutate(struct lgfs_fs *fs, const struct lgfs_fs_ctx *ctx, struct lgf
 	if (t < fs->last_time)
 		t = fs->last_time;
 	r->time_ns = t;
+	memcpy(r->author, fs->author, 32); /* applied as the ledger will sign it */
 	idx = fs->next_index;
 	if ((rc = lgfs_index_begin(fs->index, 0, &txn)))
 		goto out;

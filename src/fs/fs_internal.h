@@ -84,6 +84,7 @@ struct lgfs_fs {
 	struct lgfs_index *index;
 	char *staging;               /* directory for staging files */
 	char *private_index;         /* read-only open: a private index dir, removed at close */
+	uint8_t author[32];          /* the writer's public key: what records are signed by */
 
 	pthread_mutex_t mu;          /* serialises changes: validate, append, apply */
 	uint64_t next_index;         /* the log index the next record gets */
