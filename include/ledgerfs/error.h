@@ -51,6 +51,9 @@ const char *lgfs_error_last(void);
 
 /* Clear the message. */
 void lgfs_error_clear(void);
+/* 1 when a message was set since the last clear (lgfs_error_last() says
+ * "unknown error" otherwise). */
+int lgfs_error_isset(void);
 
 /* Short name of a code ("ECORRUPT"). Static string. */
 const char *lgfs_error_name(int code);

@@ -52,7 +52,7 @@ int cli_fs_fail(const char *what, int err)
 		return cli_fail("%s: the volume is in use by another writer (mounted?)", what);
 	const char *m = lgfs_error_last();
 
-	if ((err == -EIO || err == -ERANGE || err == -EINVAL) && *m)
+	if ((err == -EIO || err == -ERANGE || err == -EINVAL) && lgfs_error_isset())
 		return strncmp(m, what, strlen(what)) ? cli_fail("%s: %s", what, m) : cli_fail("%s", m);
 	return cli_fail("%s: %s", what, strerror(-err));
 }

@@ -87,9 +87,7 @@ static void writer_close(struct writer *w)
  * NULL when it left none. */
 static const char *lib_message(void)
 {
-	const char *m = lgfs_error_last();
-
-	return *m && strcmp(m, "unknown error") ? m : NULL;
+	return lgfs_error_isset() ? lgfs_error_last() : NULL;
 }
 
 /* An error of the fs layer about `what`: its own message when it left one

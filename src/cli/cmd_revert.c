@@ -18,7 +18,7 @@ static int fail(const char *what, int err)
 {
 	const char *m = lgfs_error_last();
 
-	if ((err == -EIO || err == -ENOENT || err == -ERANGE || err == -EINVAL || err == -EBUSY) && *m)
+	if ((err == -EIO || err == -ENOENT || err == -ERANGE || err == -EINVAL || err == -EBUSY) && lgfs_error_isset())
 		return strncmp(m, what, strlen(what)) ? cli_fail("%s: %s", what, m) : cli_fail("%s", m);
 	return cli_fail("%s: %s", what, strerror(-err));
 }

@@ -26,6 +26,10 @@ int cmd_cat(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_revert(int argc, char **argv);
+int cmd_retain(int argc, char **argv);
+int cmd_hold(int argc, char **argv);
+int cmd_release(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 
 const struct cli_cmd cli_cmds[] = {
 	{ "keygen", cmd_keygen, "create a signing key (Ed25519) and print its verifier key",
@@ -204,6 +208,40 @@ const struct cli_cmd cli_cmds[] = {
 	  "command is refused and says how to do it through the mount (copy from\n"
 	  "MOUNTPOINT/.ledgerfs/at/INDEX/PATH). See 'ledgerfs history --help' for\n"
 	  "POINT." },
+	{ "retain", cmd_retain, "protect a file or a tree from removal and change until a date",
+	  "ledgerfs retain [--store DIR] [--key FILE] (--until DATE | --for DURATION) [--from-year-end]\n"
+	  "                [--mode compliance|governance] [--class NAME] [--reason TEXT] [--override]\n"
+	  "                VOLUME PATH\n\n"
+	  "Records a retention rule on PATH (a file or a subtree; files created there\n"
+	  "later are covered too). Until it ends, a covered file cannot be removed,\n"
+	  "renamed out of the rule's reach, replaced, truncated or overwritten: EPERM\n"
+	  "(chmod, chown and xattrs stay allowed; a new file gets its first content).\n"
+	  "--until DATE: a fixed end in the future (RFC 3339 time or YYYY-MM-DD).\n"
+	  "--for DURATION: Ny (calendar years) or Nd (days), at most 200 years,\n"
+	  "counted for each file from its creation,\n"
+	  "with --from-year-end from the end of that calendar year (HGB 257, AO 147).\n"
+	  "Rules only extend: one that ends before a rule on the same path is refused.\n"
+	  "--mode compliance (default): nobody can lift it. --mode governance: an\n"
+	  "admin can, with --override (lifts the governance rules on exactly PATH;\n"
+	  "with --until/--for puts a shorter one in their place), itself a record.\n"
+	  "Refused while the volume is mounted." },
+	{ "hold", cmd_hold, "put a legal hold on a file or a tree",
+	  "ledgerfs hold [--store DIR] [--key FILE] --case NAME VOLUME PATH\n\n"
+	  "Records a legal hold for case NAME on PATH: while it is in force nothing\n"
+	  "under PATH can be removed, replaced or changed in content, whatever the\n"
+	  "retention. Ends with 'ledgerfs release'. Refused while mounted." },
+	{ "release", cmd_release, "release a legal hold",
+	  "ledgerfs release [--store DIR] [--key FILE] --case NAME [--reason TEXT] VOLUME PATH\n\n"
+	  "Records the end of the legal hold for case NAME on exactly PATH.\n"
+	  "Refused while mounted." },
+	{ "policy", cmd_policy, "show members, retention rules and legal holds",
+	  "ledgerfs policy [--store DIR] [--at POINT] [--json] VOLUME\n\n"
+	  "Prints the volume's policy at POINT (default: now): its members (today the\n"
+	  "founder), vote threshold, default retention, every retention rule (path,\n"
+	  "mode, end, class, reason, whether lifted) and every legal hold (path, case,\n"
+	  "whether released). --json: one JSON object (lifted_at and released_at\n"
+	  "are null while in force). Reads only; works while mounted. See\n"
+	  "'ledgerfs history --help' for POINT." },
 	{ NULL, NULL, NULL, NULL }
 };
 

@@ -78,6 +78,11 @@ const char *lgfs_error_last(void)
 	return tls_msg[0] ? tls_msg : "unknown error";
 }
 
+int lgfs_error_isset(void)
+{
+	return tls_msg[0] != '\0';
+}
+
 void lgfs_error_clear(void)
 {
 	tls_msg[0] = '\0';
