@@ -12,53 +12,8 @@
 #     paths; log filters; errors for bad points; audit is clean.
 # Prints "ok - NAME" / "not ok - NAME". Bounded: every command runs under
 # timeout; the mount is always taken down.
-set -u
-BIN=${LEDGERFS_BIN:-build/ledgerfs}
-T=$(mktemp -d /tmp/lgfs-clihist-XXXXXX)
-export LEDGERFS_STORE="$T/store" LEDGERFS_KEY="$T/key" LEDGERFS_STATE_DIR="$T/state"
-export LC_ALL=C
-MP="$T/mnt"
-DPID=
-fails=0
-
-lg() { timeout 120 "$BIN" "$@"; }
-ok() { echo "ok - $1"; }
-notok() { echo "not ok - $1"; fails=$((fails + 1)); }
-check() { # NAME COMMAND...: ok when the command succeeds
-	name=$1
-	shift
-	if "$@"; then ok "$name"; else notok "$name"; fi
-}
-cleanup() {
-	if [ -n "$DPID" ]; then
-		fusermount3 -u "$MP" 2>/dev/null
-		i=0
-		while kill -0 "$DPID" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-		kill -9 "$DPID" 2>/dev/null
-		fusermount3 -uz "$MP" 2>/dev/null
-	fi
-	rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
-
-mount_fg() {
-	lg mount -f "$VOL" "$MP" &
-	DPID=$!
-	i=0
-	while ! grep -q " $MP " /proc/self/mountinfo; do
-		sleep 0.05
-		i=$((i + 1))
-		if [ $i -gt 400 ] || ! kill -0 "$DPID" 2>/dev/null; then
-			echo "cannot mount"
-			exit 1
-		fi
-	done
-}
-umount_fg() {
-	fusermount3 -u "$MP"
-	wait "$DPID"
-	DPID=
-}
+NAME=clihist
+. "$(dirname "$0")/cli_harness.inc"
 
 # The last log index: the mount's records are durable after `sync DIR`.
 last_index() {
