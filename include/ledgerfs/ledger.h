@@ -165,6 +165,12 @@ uint64_t lgfs_ledger_size(struct lgfs_ledger *l);
  * for the committer. The records are not durable yet. LGFS_EROFS on a
  * read-only ledger; the failed state's error once the ledger has failed. */
 int lgfs_ledger_submit(struct lgfs_ledger *l, struct lgfs_record *const *recs, size_t n);
+/* The same, signed by `signer` (a private key) instead of the key the
+ * ledger was opened with: the record's author is whoever made the change.
+ * Whether that author may change the volume is the state's business: a
+ * record by a key that is not a member is kept and never applied. */
+int lgfs_ledger_submit_as(struct lgfs_ledger *l, const struct lgfs_key *signer, struct lgfs_record *const *recs,
+			  size_t n);
 
 /* Wait until every record with index < upto is durable; upto 0 means every
  * record submitted so far. LGFS_ERANGE when upto is beyond what was

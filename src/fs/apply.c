@@ -3,6 +3,8 @@
  */
 #include "apply.h"
 
+#include "ledgerfs/error.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -86,7 +88,40 @@ static int genesis(struct lgfs_index *x, MDB_txn *t, const struct lgfs_record *r
 	root.nlink = 2;
 	root.atime = root.mtime = root.ctime = root.btime = r->time_ns;
 	root.parent = LGFS_ROOT_INO;
+	{
+		const struct lgfs_arg *k = lgfs_record_arg(r, LGFS_F_KEY);
+		MDB_val mk = { 7, "founder" }, mv;
+
+		if (!k || k->len != 32)
+			return -EINVAL;
+		mv.mv_size = 32;
+		mv.mv_data = (void *)k->data;
+		if (mdb_put(t, x->meta, &mk, &mv, 0))
+			return -EIO;
+		memcpy(x->founder, k->data, 32);
+		x->have_founder = 1;
+	}
 	return lgfs_inode_put(x, t, &root);
+}
+
+/* Only members' records change the state: today the founder is the one
+ * member. A record by another key stays in the log, is never applied, and
+ * audit lists it. */
+static int check_member(struct lgfs_index *x, MDB_txn *t, const struct lgfs_record *r)
+{
+	if (!x->have_founder) {
+		MDB_val mk = { 7, "founder" }, mv;
+
+		if (mdb_get(t, x->meta, &mk, &mv) || mv.mv_size != 32)
+			return -EIO;
+		memcpy(x->founder, mv.mv_data, 32);
+		x->have_founder = 1;
+	}
+	if (memcmp(r->author, x->founder, 32)) {
+		lgfs_error_set(LGFS_EPERM, "its author is not a member of the volume");
+		return -EACCES;
+	}
+	return 0;
 }
 
 /* create, mkdir, symlink, mknod: a new inode named in a directory. */
@@ -463,6 +498,12 @@ static int do_xattr(struct lgfs_index *x, MDB_txn *t, const struct lgfs_record *
 int lgfs_apply(struct lgfs_index *x, MDB_txn *t, const struct lgfs_record *r, uint64_t index)
 {
 	x->cur = index; /* the key of the temporal entries this record makes */
+	if (r->op != LGFS_OP_GENESIS) {
+		int rc = check_member(x, t, r);
+
+		if (rc)
+			return rc;
+	}
 	switch (r->op) {
 	case LGFS_OP_GENESIS:
 		return genesis(x, t, r, index);

@@ -9,7 +9,8 @@
  *
  * Databases (keys big-endian so LMDB's byte order is numeric order):
  *   meta      "applied" -> u64 entries reflected; "last" -> 32-byte envelope hash;
- *             "layout" -> u32 layout version of the values below
+ *             "layout" -> u32 layout version of the values below;
+ *             "founder" -> the founder's public key (from the genesis record)
  *   inodes    u64 ino -> struct lgfs_inode
  *   dirents   u64 parent || name -> u64 ino
  *   symlinks  u64 ino -> target bytes
@@ -39,7 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LGFS_INDEX_LAYOUT 5
+#define LGFS_INDEX_LAYOUT 6
 
 /* One inode (host byte order: the index is a local cache). */
 struct lgfs_inode {
@@ -71,6 +72,8 @@ struct lgfs_index {
 	MDB_dbi meta, inodes, dirents, symlinks, xattrs, versions;
 	MDB_dbi h_inodes, h_dirents, h_xattrs, h_names;
 	MDB_dbi policy; /* u64 index of a RETENTION or HOLD record -> its state (policy.c) */
+	uint8_t founder[32]; /* meta "founder", read once (apply.c) */
+	int have_founder;
 	int rdonly;
 	/* The log index of the record being applied: the key of the temporal
 	 * entries the writes below make (set by lgfs_apply; write transactions

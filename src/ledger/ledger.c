@@ -85,6 +85,7 @@ struct batch {
 	size_t cap;                         /* entries envs and rec_off have room for */
 	uint8_t (*envs)[LGFS_ENVELOPE_LEN]; /* envelopes; the committer fills in the signatures */
 	size_t *rec_off;                    /* where each entry's record starts in recs */
+	uint8_t *presigned;                 /* 1: signed at submit by another key than the ledger's */
 	struct lgfs_buf recs;               /* the encoded records back to back, as the log stores them */
 	size_t bytes;                       /* what the batch counts against the pending byte bound */
 	struct batch *next;                 /* the following batch (higher indexes) */
@@ -349,6 +350,7 @@ struct sign_work {
 	const struct lgfs_key *key;
 	const char *origin;
 	uint8_t (*envs)[LGFS_ENVELOPE_LEN];
+	const uint8_t *presigned;
 	size_t from, to;
 	int rc;
 };
@@ -359,7 +361,8 @@ static void *sign_worker(void *arg)
 	size_t i;
 
 	for (i = w->from; i < w->to && !w->rc; i++)
-		w->rc = sign_envelope(w->key, w->origin, w->envs[i]);
+		if (!w->presigned[i])
+			w->rc = sign_envelope(w->key, w->origin, w->envs[i]);
 	return NULL;
 }
 
@@ -367,7 +370,7 @@ static void *sign_worker(void *arg)
 #define SIGN_MAX_THREADS 16
 
 static int sign_batch(const struct lgfs_key *key, const char *origin, uint8_t (*envs)[LGFS_ENVELOPE_LEN],
-		      size_t n)
+		      const uint8_t *presigned, size_t n)
 {
 	struct sign_work w[SIGN_MAX_THREADS];
 	pthread_t tid[SIGN_MAX_THREADS];
@@ -379,7 +382,7 @@ static int sign_batch(const struct lgfs_key *key, const char *origin, uint8_t (*
 	if (nt > SIGN_MAX_THREADS)
 		nt = SIGN_MAX_THREADS;
 	for (t = 0; t < nt; t++) {
-		w[t] = (struct sign_work){ key, origin, envs, n * t / nt, n * (t + 1) / nt, 0 };
+		w[t] = (struct sign_work){ key, origin, envs, presigned, n * t / nt, n * (t + 1) / nt, 0 };
 		if (t > 0)
 			started[t] = pthread_create(&tid[t], NULL, sign_worker, &w[t]) == 0;
 	}
@@ -435,6 +438,7 @@ static void batch_free(struct batch *b)
 		return;
 	free(b->envs);
 	free(b->rec_off);
+	free(b->presigned);
 	lgfs_buf_free(&b->recs);
 	free(b);
 }
@@ -458,6 +462,13 @@ static int batch_reserve(struct batch *b, size_t want)
 	if (!off)
 		return lgfs_error_set(LGFS_ENOMEM, "out of memory queueing records");
 	b->rec_off = off;
+	{
+		uint8_t *ps = realloc(b->presigned, cap);
+
+		if (!ps)
+			return lgfs_error_set(LGFS_ENOMEM, "out of memory queueing records");
+		b->presigned = ps;
+	}
 	b->cap = cap;
 	return 0;
 }
@@ -481,7 +492,7 @@ static int commit_batch(struct lgfs_ledger *l, struct batch *b, int (*presync)(v
 	entries = calloc(b->n, sizeof(*entries));
 	if (!entries)
 		return lgfs_error_set(LGFS_ENOMEM, "out of memory committing records");
-	rc = sign_batch(l->key, l->info.origin, b->envs, b->n);
+	rc = sign_batch(l->key, l->info.origin, b->envs, b->presigned, b->n);
 	if (rc)
 		goto out;
 	for (i = 0; i < b->n; i++) {
@@ -989,6 +1000,12 @@ void lgfs_ledger_set_presync(struct lgfs_ledger *l, int (*fn)(void *arg), void *
  */
 int lgfs_ledger_submit(struct lgfs_ledger *l, struct lgfs_record *const *recs, size_t n)
 {
+	return lgfs_ledger_submit_as(l, l->key, recs, n);
+}
+
+int lgfs_ledger_submit_as(struct lgfs_ledger *l, const struct lgfs_key *signer, struct lgfs_record *const *recs,
+			  size_t n)
+{
 	struct batch *b = NULL, *fresh = NULL;
 	size_t i, n0 = 0, len0 = 0, bytes;
 	uint64_t index;
@@ -998,6 +1015,8 @@ int lgfs_ledger_submit(struct lgfs_ledger *l, struct lgfs_record *const *recs, s
 
 	if (l->rdonly)
 		return lgfs_error_set(LGFS_EROFS, "volume opened read-only");
+	if (!signer || !lgfs_key_has_private(signer))
+		return lgfs_error_set(LGFS_EINVAL, "signing a record needs a private key");
 	for (i = 0; i < n; i++) {
 		uint16_t op = recs[i]->op;
 
@@ -1049,7 +1068,12 @@ int lgfs_ledger_submit(struct lgfs_ledger *l, struct lgfs_record *const *recs, s
 		t = l->last_time; /* keep log time non-decreasing if the clock steps back */
 	for (i = 0; i < n; i++) {
 		b->rec_off[b->n] = b->recs.len;
-		rc = build_entry(l->key, l->info.origin, index, prev, t, recs[i], &b->recs, b->envs[b->n]);
+		rc = build_entry(signer, l->info.origin, index, prev, t, recs[i], &b->recs, b->envs[b->n]);
+		/* the committer signs with the ledger's key; another signer's
+		 * entries are signed here */
+		b->presigned[b->n] = signer != l->key;
+		if (!rc && signer != l->key)
+			rc = sign_envelope(signer, l->info.origin, b->envs[b->n]);
 		if (rc)
 			goto out;
 		lgfs_envelope_hash(prev, b->envs[b->n]);

@@ -533,18 +533,28 @@ static int entry_cb(void *arg, const struct lgfs_log_entry *e)
 			return bad(s, i, "the operation is not supported by this version: ",
 				   lgfs_op_name(r.op) ? lgfs_op_name(r.op) : "?");
 	}
-	if (memcmp(env.author, v->info.founder, 32))
-		return bad(s, i, "the author is not a member of the volume", NULL);
-	if (i >= s->sig_from) {
+	if (memcmp(env.author, v->info.founder, 32) || i >= s->sig_from) {
+		/* A member's entry needs its signature where no checkpoint of
+		 * the founder covers it. An entry by a key that is not a member
+		 * stays part of the log's chain (the log is append-only) but is
+		 * never applied by the file system, and audit lists it: it must
+		 * still be what its author signed. */
 		uint8_t msg[sizeof(LGFS_TAG_ENVELOPE) + 2 + LGFS_ORIGIN_MAX + LGFS_ENVELOPE_SIGNED_LEN];
 		size_t olen = strlen(v->info.origin), mlen = sizeof(LGFS_TAG_ENVELOPE) + 2 + olen + LGFS_ENVELOPE_SIGNED_LEN;
+		struct lgfs_key *other = NULL;
+		int member = !memcmp(env.author, v->info.founder, 32), ok;
 
 		memcpy(msg, LGFS_TAG_ENVELOPE, sizeof(LGFS_TAG_ENVELOPE));
 		lgfs_be16_put(msg + sizeof(LGFS_TAG_ENVELOPE), (uint16_t)olen);
 		memcpy(msg + sizeof(LGFS_TAG_ENVELOPE) + 2, v->info.origin, olen);
 		memcpy(msg + mlen - LGFS_ENVELOPE_SIGNED_LEN, e->envelope, LGFS_ENVELOPE_SIGNED_LEN);
-		if (lgfs_key_verify(s->founder, e->envelope + LGFS_ENVELOPE_SIGNED_LEN, msg, mlen))
-			return bad(s, i, "the envelope's signature does not verify", NULL);
+		ok = (member || lgfs_key_from_public(&other, "author", env.author) == 0) &&
+		     lgfs_key_verify(member ? s->founder : other, e->envelope + LGFS_ENVELOPE_SIGNED_LEN, msg, mlen) == 0;
+		lgfs_key_free(other);
+		if (!ok)
+			return bad(s, i, member ? "the envelope's signature does not verify"
+					       : "the envelope's signature does not verify (by a key that is not a member)",
+				   NULL);
 		p->signatures++;
 	}
 	/* leaves has room for the whole log: each part writes its own range */

@@ -381,6 +381,55 @@ static void test_forbidden_record_not_applied(void **state)
 		fail_msg("audit did not list the refused record alone:\n%s", out);
 }
 
+/* A record signed by a key that is not a member (appended straight to the
+ * log) stays in the log, is never applied, and audit lists it; the volume
+ * stays readable and writable. */
+static void test_nonmember_record_not_applied(void **state)
+{
+	struct fx *f = *state;
+	struct lgfs_key *mallory;
+	struct lgfs_ledger *l;
+	struct lgfs_record r, *rp = &r;
+	struct lgfs_stat st;
+	uint64_t dir;
+	const char *bin = getenv("LEDGERFS_BIN") ? getenv("LEDGERFS_BIN") : "build/ledgerfs";
+	char cmd[512], out[8192];
+	size_t n;
+	FILE *p;
+
+	lgfs_fs_set_clock(NULL);
+	assert_int_equal(lgfs_fs_close(f->fs), 0);
+	assert_int_equal(lgfs_fs_open(&f->fs, f->dir, "v", f->key, 0), 0);
+	put(f, "/doc.txt", "mine");
+	dir = 1;
+	assert_int_equal(lgfs_fs_close(f->fs), 0);
+	f->fs = NULL;
+	assert_int_equal(lgfs_key_generate(&mallory, "mallory"), 0);
+	assert_int_equal(lgfs_ledger_open(&l, f->dir, "v", f->key, 0), 0);
+	lgfs_record_init(&r, LGFS_OP_UNLINK);
+	assert_int_equal(lgfs_record_add_u64(&r, LGFS_F_PARENT, dir), 0);
+	assert_int_equal(lgfs_record_add_str(&r, LGFS_F_NAME, "doc.txt"), 0);
+	assert_int_equal(lgfs_ledger_submit_as(l, mallory, &rp, 1), 0);
+	assert_int_equal(lgfs_ledger_sync(l, 0), 0);
+	lgfs_ledger_close(l);
+	lgfs_key_free(mallory);
+	/* the volume opens; the unlink was not applied; writing goes on */
+	if (lgfs_fs_open(&f->fs, f->dir, "v", f->key, 0))
+		fail_msg("open: %s", lgfs_error_last());
+	assert_int_equal(lgfs_fs_lookup(f->fs, dir, "doc.txt", &st), 0);
+	put(f, "/after.txt", "still writable");
+	assert_int_equal(lgfs_fs_close(f->fs), 0);
+	f->fs = NULL;
+	snprintf(cmd, sizeof(cmd), "%s audit --store %s v 2>&1", bin, f->dir);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	assert_int_equal(WEXITSTATUS(pclose(p)), 1);
+	if (!strstr(out, "is not a member; not applied") || !strstr(out, "FAILED (1 finding"))
+		fail_msg("audit did not list the non-member's record alone:\n%s", out);
+}
+
 /* A log dated ahead of the reader's clock by more than a day is refused:
  * a writer cannot end a retention by setting its clock forward. */
 static void test_clock_ahead_refused(void **state)
@@ -410,6 +459,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forbidden_record_not_applied, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_ahead_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nonmember_record_not_applied, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
