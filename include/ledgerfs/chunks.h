@@ -77,4 +77,13 @@ int lgfs_chunks_file_open(struct lgfs_chunks **out, const char *dir, int create)
  * explicitly as "dir:///abs/dir"). `dir` is a plain path. */
 int lgfs_chunks_pack_open(struct lgfs_chunks **out, const char *dir, int create);
 
+/* A bounded cache of verified chunks in front of `inner` (chunks_cache.c):
+ * *out takes inner's place (and closes it at close). get() fills it;
+ * get_many() (read-ahead of streams) passes through. max_bytes 0: *out is
+ * inner itself. */
+int lgfs_chunks_cache_wrap(struct lgfs_chunks **out, struct lgfs_chunks *inner, size_t max_bytes);
+/* Bytes held, hits and misses of a cache from lgfs_chunks_cache_wrap
+ * (zeros for any other store). */
+void lgfs_chunks_cache_stats(struct lgfs_chunks *c, size_t *bytes, uint64_t *hits, uint64_t *misses);
+
 #endif

@@ -50,6 +50,13 @@ struct lgfs_stat {
  * and must outlive the fs (NULL with LGFS_FS_RDONLY). */
 int lgfs_fs_open(struct lgfs_fs **out, const char *store, const char *volume, const struct lgfs_key *key,
 		 int flags);
+/* The bound of the cache of verified chunks each fs opened after this call
+ * keeps (0: none): random reads of a file then fetch and hash each chunk
+ * once, not once per read. Process-wide; a mount sets it from -o
+ * chunk_cache=MiB. */
+#define LGFS_FS_CHUNK_CACHE_DEFAULT ((size_t)64 << 20)
+void lgfs_fs_set_chunk_cache(size_t bytes);
+
 /* Commit every written open file, make everything durable, close. */
 int lgfs_fs_close(struct lgfs_fs *fs);
 /* Rebuild a volume's index from its verified log (the volume must not be

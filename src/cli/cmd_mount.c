@@ -73,8 +73,17 @@ static int parse_mount_opts(const char *arg, struct lgfs_fuse_opts *o, char **at
 		else if (!strncmp(opt, "at=", 3)) {
 			if ((rc = set_point(at_spec, opt + 3)))
 				break;
+		} else if (!strncmp(opt, "chunk_cache=", 12)) {
+			unsigned long long mib;
+
+			if (cli_parse_u64(opt + 12, &mib) || mib > 65536) {
+				rc = cli_usage("mount", "chunk_cache takes MiB, 0..65536");
+				break;
+			}
+			lgfs_fs_set_chunk_cache((size_t)mib << 20);
 		} else {
-			rc = cli_usage("mount", "unknown mount option '%s' (known: ro, allow_other, debug, at=POINT)",
+			rc = cli_usage("mount",
+				       "unknown mount option '%s' (known: ro, allow_other, debug, at=POINT, chunk_cache=MiB)",
 				       opt);
 			break;
 		}

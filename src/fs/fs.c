@@ -53,6 +53,12 @@ int lgfs_fs_errno(int code)
 }
 
 static int64_t (*test_clock)(void);
+static size_t chunk_cache_bytes = LGFS_FS_CHUNK_CACHE_DEFAULT;
+
+void lgfs_fs_set_chunk_cache(size_t bytes)
+{
+	chunk_cache_bytes = bytes;
+}
 
 void lgfs_fs_set_clock(int64_t (*now)(void))
 {
@@ -742,6 +748,13 @@ int lgfs_fs_open(struct lgfs_fs **out, const char *store, const char *volume, co
 	rc = lgfs_chunks_open(&fs->chunks, path, fs->rdonly ? LGFS_CHUNKS_RDONLY : LGFS_CHUNKS_CREATE);
 	free(path);
 	path = NULL;
+	if (!rc) {
+		struct lgfs_chunks *cached;
+
+		if ((rc = lgfs_chunks_cache_wrap(&cached, fs->chunks, chunk_cache_bytes)))
+			lgfs_chunks_close(fs->chunks);
+		fs->chunks = rc ? NULL : cached;
+	}
 	if (rc) {
 		rc = lgfs_fs_errno(rc);
 		goto fail;
