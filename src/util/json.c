@@ -8,6 +8,7 @@
 #include "ledgerfs/hash.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,24 +107,32 @@ void lgfs_time_format(char *out, size_t cap, int64_t ns)
 	snprintf(out, cap, "%s.%09ldZ", day, frac);
 }
 
+/* n decimal digits at s (all must be digits). */
+static int digits_at(const char *s, int n, int *out)
+{
+	int v = 0, k;
+
+	for (k = 0; k < n; k++) {
+		if (!isdigit((unsigned char)s[k]))
+			return -1;
+		v = v * 10 + (s[k] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
 int lgfs_time_parse(const char *s, int64_t *out)
 {
-	struct tm tm;
+	struct tm tm, back;
 	int64_t ns = 0, secs;
-	int off = 0, digits = 0;
+	int off = 0, digits = 0, year, mon, day, hour, min, sec;
 	const char *p;
+	time_t tt;
 
-	memset(&tm, 0, sizeof(tm));
-	for (p = s; *p; p++)
-		if (!isdigit((unsigned char)*p) && !strchr("-:T.tZz+ ", *p))
-			return -1;
-	if (strlen(s) < 20 || !isdigit((unsigned char)s[0]))
-		return -1;
-	if (sscanf(s, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3 || s[4] != '-' || s[7] != '-' ||
-	    (s[10] != 'T' && s[10] != 't' && s[10] != ' '))
-		return -1;
-	if (sscanf(s + 11, "%2d:%2d:%2d", &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 3 || s[13] != ':' ||
-	    s[16] != ':')
+	if (strlen(s) < 20 || digits_at(s, 4, &year) || s[4] != '-' || digits_at(s + 5, 2, &mon) || s[7] != '-' ||
+	    digits_at(s + 8, 2, &day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+	    digits_at(s + 11, 2, &hour) || s[13] != ':' || digits_at(s + 14, 2, &min) || s[16] != ':' ||
+	    digits_at(s + 17, 2, &sec))
 		return -1;
 	p = s + 19;
 	if (*p == '.') {
@@ -140,21 +149,33 @@ int lgfs_time_parse(const char *s, int64_t *out)
 	} else if (*p == '+' || *p == '-') {
 		int hh, mm;
 
-		if (strlen(p) != 6 || p[3] != ':' || sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 23 || mm > 59)
+		if (strlen(p) != 6 || digits_at(p + 1, 2, &hh) || p[3] != ':' || digits_at(p + 4, 2, &mm) || hh > 23 ||
+		    mm > 59)
 			return -1;
 		off = (hh * 60 + mm) * 60 * (*p == '-' ? -1 : 1);
 		p += 6;
 	} else {
 		return -1;
 	}
-	if (*p || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-	    tm.tm_min > 59 || tm.tm_sec > 60 || tm.tm_year < 1970 || tm.tm_year > 2262)
+	if (*p || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60 || year < 1970 ||
+	    year > 2262)
 		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = year - 1900;
+	tm.tm_mon = mon - 1;
+	tm.tm_mday = day;
+	tm.tm_hour = hour;
+	tm.tm_min = min;
+	tm.tm_sec = sec == 60 ? 59 : sec; /* a leap second: the second before */
 	secs = (int64_t)timegm(&tm);
-	if (secs == -1)
+	tt = (time_t)secs;
+	/* a day that month does not have (31 February) would be moved on */
+	if (secs == -1 || !gmtime_r(&tt, &back) || back.tm_mday != day || back.tm_mon != mon - 1)
 		return -1;
-	*out = (secs - off) * 1000000000LL + ns;
+	secs -= off;
+	/* the log's clock is i64 nanoseconds: it ends in April 2262 */
+	if (secs < 0 || secs > INT64_MAX / 1000000000 - 1)
+		return -1;
+	*out = secs * 1000000000LL + ns;
 	return 0;
 }
