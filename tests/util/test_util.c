@@ -246,6 +246,28 @@ static void test_json_time(void **state)
 	assert_string_equal(t, "1969-12-31T23:59:59.999999999Z");
 }
 
+/* RFC 3339 as people type it, and what is not a time. */
+static void test_time_parse(void **state)
+{
+	int64_t ns;
+
+	(void)state;
+	assert_int_equal(lgfs_time_parse("2026-11-23T10:00:00Z", &ns), 0);
+	assert_int_equal(ns, 1795428000LL * 1000000000);
+	assert_int_equal(lgfs_time_parse("2026-11-23T11:00:00.5+01:00", &ns), 0);
+	assert_int_equal(ns, 1795428000LL * 1000000000 + 500000000);
+	assert_int_equal(lgfs_time_parse("2024-02-29T00:00:00Z", &ns), 0);
+	assert_int_equal(lgfs_time_parse("2021-02-29T00:00:00Z", &ns), -1); /* no such day */
+	assert_int_equal(lgfs_time_parse("2021-02-31T00:00:00Z", &ns), -1);
+	assert_int_equal(lgfs_time_parse("2021-+2-01T00:00:00Z", &ns), -1); /* a sign inside a field */
+	assert_int_equal(lgfs_time_parse("2021-02-01T00: 0:00Z", &ns), -1);
+	assert_int_equal(lgfs_time_parse("2262-04-12T00:00:00Z", &ns), -1); /* past the i64 ns clock */
+	assert_int_equal(lgfs_time_parse("1969-12-31T23:59:59Z", &ns), -1);
+	assert_int_equal(lgfs_time_parse("2026-11-23T10:00:00", &ns), -1); /* no zone */
+	assert_int_equal(lgfs_time_parse("2026-11-23T24:00:00Z", &ns), -1);
+	assert_int_equal(lgfs_time_parse("", &ns), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +277,7 @@ int main(void)
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_json_time),
+		cmocka_unit_test(test_time_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
