@@ -751,7 +751,7 @@ int lgfs_manifest_load(struct lgfs_manifest *out, struct lgfs_chunks *c, const u
 	}
 	echeck_init(&k, rt.size);
 	for (i = 0; i < rt.nparts && !rc; i++)
-		rc = part_load(&rt, c, &rt.parts[i], m.entries + rt.parts[i].first, &k, &scratch);
+		rc = part_load(&rt, c, &rt.parts[i], m.entries ? m.entries + rt.parts[i].first : NULL, &k, &scratch);
 	if (!rc)
 		rc = echeck_done(&k, LGFS_ECORRUPT);
 	if (!rc)
@@ -1584,8 +1584,15 @@ static int reader_chunk(struct lgfs_manifest_reader *r, uint32_t ei)
 	char hex[65];
 	int rc;
 
-	if (r->have_chunk && memcmp(r->chunk_id, e->id, 32) == 0)
+	if (r->have_chunk && memcmp(r->chunk_id, e->id, 32) == 0) {
+		/* the same chunk named twice with two lengths: a bad manifest */
+		if (r->chunk.len != e->len) {
+			lgfs_hex(hex, e->id, 32);
+			return lgfs_error_set(LGFS_ECORRUPT, "chunk %s is %zu bytes, the manifest says %u", hex,
+					      r->chunk.len, e->len);
+		}
 		return 0;
+	}
 	r->have_chunk = 0;
 	if (r->loaded == r->last_part && ei == r->last_ei + 1)
 		r->seq++;
