@@ -3,7 +3,7 @@
 # (as root, or through sudo when it is there). Quiet when all are present.
 set -eu
 PKGS="build-essential pkg-config libssl-dev openssl libfuse3-dev fuse3 liblmdb-dev lmdb-utils \
-libzstd-dev libcmocka-dev fio nats-server libnats-dev attr"
+libzstd-dev libcmocka-dev fio nats-server libnats-dev attr clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
