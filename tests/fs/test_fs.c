@@ -17,6 +17,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "fs_fixture.h"
+
 #include "ledgerfs/audit.h"
 #include "ledgerfs/error.h"
 #include "ledgerfs/fs.h"
@@ -30,45 +32,12 @@
 #define RENAME_EXCHANGE 2
 #endif
 
-struct fx {
-	char dir[64];
-	struct lgfs_key *key;
-	struct lgfs_fs *fs;
-	struct lgfs_fs_ctx ctx;
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	struct lgfs_policy pol = { 51, 3600 };
-	struct lgfs_volume_info info;
-
-	strcpy(f->dir, "/tmp/lgfs-test-fs-XXXXXX");
-	if (!mkdtemp(f->dir) || lgfs_key_generate(&f->key, "fs@test") ||
-	    lgfs_volume_create(&info, f->dir, "v", f->key, &pol, 1000, 1000) ||
-	    lgfs_fs_open(&f->fs, f->dir, "v", f->key, 0))
-		return -1;
-	f->ctx.uid = 1000;
-	f->ctx.gid = 1000;
-	f->ctx.umask = 022;
-	*state = f;
-	return 0;
+	return fx_create(state, "fs", 1000, 1);
 }
 
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-
-	if (f->fs)
-		lgfs_fs_close(f->fs);
-	lgfs_key_free(f->key);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	if (system(cmd))
-		return -1;
-	free(f);
-	return 0;
-}
+#define teardown fx_teardown
 
 /* Full audit of the volume (ledger, replay vs index, content). */
 static size_t audit_findings(struct fx *f, char *first, size_t cap)

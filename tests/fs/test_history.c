@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "fs_fixture.h"
+
 #include "ledgerfs/error.h"
 #include "ledgerfs/fs.h"
 #include "ledgerfs/hash.h"
@@ -27,69 +29,14 @@
 #include "ledgerfs/ledger.h"
 #include "ledgerfs/record.h"
 
-struct fx {
-	char dir[64];
-	struct lgfs_key *key;
-	struct lgfs_fs *fs;
-	struct lgfs_fs_ctx ctx;
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	struct lgfs_policy pol = { 51, 3600 };
-	struct lgfs_volume_info info;
-
-	strcpy(f->dir, "/tmp/lgfs-test-hist-XXXXXX");
-	if (!mkdtemp(f->dir) || lgfs_key_generate(&f->key, "hist@test") ||
-	    lgfs_volume_create(&info, f->dir, "v", f->key, &pol, 1000, 1000) ||
-	    lgfs_fs_open(&f->fs, f->dir, "v", f->key, 0))
-		return -1;
-	f->ctx.uid = 1000;
-	f->ctx.gid = 1000;
-	f->ctx.umask = 022;
-	*state = f;
-	return 0;
+	return fx_create(state, "hist", 1000, 1);
 }
 
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-
-	if (f->fs)
-		lgfs_fs_close(f->fs);
-	lgfs_key_free(f->key);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	if (system(cmd))
-		return -1;
-	free(f);
-	return 0;
-}
-
-/* Write `s` as the whole content of path (created if missing): one version. */
-static uint64_t put(struct fx *f, const char *path, const char *s)
-{
-	char tmp[] = "/tmp/lgfs-hist-put-XXXXXX";
-	struct lgfs_stat st;
-	int fd = mkstemp(tmp);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
-	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-	unlink(tmp);
-	assert_int_equal(lgfs_fs_put_fd(f->fs, &f->ctx, path, fd, 0644, &st), 0);
-	close(fd);
-	return lgfs_fs_entries(f->fs) - 1;
-}
-
-static uint64_t ino_of(struct fx *f, const char *path)
-{
-	uint64_t ino;
-
-	assert_int_equal(lgfs_fs_resolve(f->fs, path, &ino), 0);
-	return ino;
-}
+#define teardown fx_teardown
+#define put fx_put
+#define ino_of fx_ino
 
 /* The content of path at `at`, or NULL when it names no file then. */
 static char *cat_at(struct fx *f, uint64_t at, const char *path)

@@ -22,6 +22,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "fs_fixture.h"
+
 #include "ledgerfs/error.h"
 #include "ledgerfs/fs.h"
 #include "ledgerfs/history.h"
@@ -45,72 +47,28 @@ static int64_t at_time(const char *rfc3339)
 	return ns;
 }
 
-struct fx {
-	char dir[64];
-	struct lgfs_key *key;
-	struct lgfs_fs *fs;
-	struct lgfs_fs_ctx ctx;
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	struct lgfs_policy pol = { 51, 3600 };
-	struct lgfs_volume_info info;
+	struct fx *f;
 
-	strcpy(f->dir, "/tmp/lgfs-test-policy-XXXXXX");
-	if (!mkdtemp(f->dir) || lgfs_key_generate(&f->key, "policy@test") ||
-	    lgfs_volume_create(&info, f->dir, "v", f->key, &pol, 0, 0))
-		return -1;
 	/* the genesis record is dated now; the records of the tests from
 	 * this (later) time on */
+	if (fx_create(state, "policy", 0, 0))
+		return -1;
+	f = *state;
 	clock_now = at_time("2027-03-01T10:00:00Z");
 	lgfs_fs_set_clock(fake_clock);
-	if (lgfs_fs_open(&f->fs, f->dir, "v", f->key, 0))
-		return -1;
-	f->ctx.umask = 022;
-	*state = f;
-	return 0;
+	return lgfs_fs_open(&f->fs, f->dir, "v", f->key, 0) ? -1 : 0;
 }
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
-	char cmd[128];
-
-	if (f->fs)
-		lgfs_fs_close(f->fs);
 	lgfs_fs_set_clock(NULL);
-	lgfs_key_free(f->key);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	if (system(cmd))
-		return -1;
-	free(f);
-	return 0;
+	return fx_teardown(state);
 }
 
-static void put(struct fx *f, const char *path, const char *s)
-{
-	char tmp[] = "/tmp/lgfs-policy-put-XXXXXX";
-	struct lgfs_stat st;
-	int fd = mkstemp(tmp);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
-	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-	unlink(tmp);
-	if (lgfs_fs_put_fd(f->fs, &f->ctx, path, fd, 0644, &st))
-		fail_msg("put %s: %s", path, lgfs_error_last());
-	close(fd);
-}
-
-static uint64_t ino_of(struct fx *f, const char *path)
-{
-	uint64_t ino;
-
-	assert_int_equal(lgfs_fs_resolve(f->fs, path, &ino), 0);
-	return ino;
-}
+#define put(f, path, s) ((void)fx_put(f, path, s))
+#define ino_of fx_ino
 
 /* Every change that would remove or alter the file at dir/name: the
  * expected result of each (0 or -EPERM). Nothing is changed when refused;

@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "fs_fixture.h"
+
 #include "ledgerfs/audit.h"
 #include "ledgerfs/buf.h"
 #include "ledgerfs/error.h"
@@ -28,45 +30,12 @@
 #include "ledgerfs/key.h"
 #include "ledgerfs/ledger.h"
 
-struct fx {
-	char dir[64];
-	struct lgfs_key *key;
-	struct lgfs_fs *fs;
-	struct lgfs_fs_ctx ctx;
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	struct lgfs_policy pol = { 51, 3600 };
-	struct lgfs_volume_info info;
-
-	strcpy(f->dir, "/tmp/lgfs-test-revert-XXXXXX");
-	if (!mkdtemp(f->dir) || lgfs_key_generate(&f->key, "revert@test") ||
-	    lgfs_volume_create(&info, f->dir, "v", f->key, &pol, 1000, 1000) ||
-	    lgfs_fs_open(&f->fs, f->dir, "v", f->key, 0))
-		return -1;
-	f->ctx.uid = 1000;
-	f->ctx.gid = 1000;
-	f->ctx.umask = 022;
-	*state = f;
-	return 0;
+	return fx_create(state, "revert", 1000, 1);
 }
 
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-
-	if (f->fs)
-		lgfs_fs_close(f->fs);
-	lgfs_key_free(f->key);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	if (system(cmd))
-		return -1;
-	free(f);
-	return 0;
-}
+#define teardown fx_teardown
 
 /* Full audit of the volume: the number of findings. */
 static size_t audit_findings(struct fx *f)
@@ -92,13 +61,7 @@ static size_t audit_findings(struct fx *f)
 	return n;
 }
 
-static uint64_t ino_of(struct fx *f, const char *path)
-{
-	uint64_t ino;
-
-	assert_int_equal(lgfs_fs_resolve(f->fs, path, &ino), 0);
-	return ino;
-}
+#define ino_of fx_ino
 
 /* The parent directory's inode and the last name of an absolute path. */
 static uint64_t parent_of(struct fx *f, const char *path, char *name)
