@@ -1124,6 +1124,10 @@ static int lookup(struct pack_chunks *pc, const uint8_t id[32], struct loc *l)
 		lgfs_error_clear(); /* a broken hint is a miss: the packs decide */
 		rc = 0;
 	}
+	if (rc == 1 && e && (e->loc.flags & F_DAMAGED) && e->loc.pack == l->pack && e->loc.off == l->off) {
+		*l = e->loc; /* the copy the index names was found damaged since */
+		return 1;
+	}
 	if (rc == 0 && e) {
 		*l = e->loc; /* only a damaged copy is known */
 		return 1;
@@ -1819,6 +1823,22 @@ static int locate(struct pack_chunks *pc, const uint8_t id[32], const char *hex,
 	return 0;
 }
 
+/* Does the object at l (header hdr, h; its stored bytes) carry a valid
+ * check although its bytes are not its id's? Then it was written so, not
+ * damaged by the disk. */
+static int forged(int fd, const struct loc *l, const uint8_t hdr[OBJ_HDR], const struct loc *h,
+		  const uint8_t *stored)
+{
+	uint8_t trl[OBJ_TRAILER];
+	uint32_t crc;
+
+	if (!stored || lgfs_sys_pread_full(fd, trl, OBJ_TRAILER, (off_t)(l->off + OBJ_HDR + h->stored)) != OBJ_TRAILER)
+		return 0;
+	crc = crc32c(0, hdr, OBJ_HDR);
+	crc = crc32c(crc, stored, h->stored);
+	return lgfs_be32_get(trl) == crc;
+}
+
 /* get: see chunks.h. Every read is verified against the id. */
 static int pk_get(struct lgfs_chunks *c, const uint8_t id[32], struct lgfs_buf *out)
 {
@@ -1879,6 +1899,20 @@ again:
 		goto out_check;
 	rc = obj_verify(hex, id, &h, out);
 out_check:
+	if (rc == LGFS_ECORRUPT && !pc->reader && forged(fd, &l, hdr, &h, z ? z : out->data)) {
+		/* a well-formed object whose bytes are not its id's (its check
+		 * was recomputed: not a flipped bit): remember it as damaged, so
+		 * that has() says absent and a put() stores the chunk again */
+		struct loc d = l;
+
+		d.flags |= F_DAMAGED;
+		pthread_rwlock_wrlock(&pc->rw);
+		if (emap_put(&pc->map, id, &d))
+			lgfs_error_clear(); /* only a memory of it */
+		pthread_rwlock_unlock(&pc->rw);
+		lgfs_error_set(LGFS_ECORRUPT, "chunk %s is damaged (pack %08u, offset %llu: its bytes are not the"
+			       " chunk's)", hex, l.pack, (unsigned long long)l.off);
+	}
 	if (rc == LGFS_ECORRUPT && pc->reader && !pc->truth) {
 		/* the copy the index named is damaged: another may be intact */
 		free(z);

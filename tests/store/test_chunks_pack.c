@@ -700,6 +700,49 @@ static void test_damage_middle(void **state)
 	assert_int_equal(pack_size(f, 0), sz);
 }
 
+/* An object whose bytes were replaced and its check recomputed (a forger
+ * who knows the format): its read fails, and from then on the store counts
+ * the chunk as absent, so that storing the right bytes again heals it. */
+static void test_forged_object_healed_by_put(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t p[20000], id[32], *b;
+	char path[256];
+	struct obj ob;
+	size_t len;
+	int fd;
+
+	fill_random(p, sizeof(p), 77);
+	put_ok(f, p, sizeof(p), id);
+	assert_int_equal(lgfs_chunks_sync(f->c), 0);
+	ob = find_obj(f, 0, id);
+	assert_int_equal(ob.fmt, 0); /* random bytes are stored raw */
+	lgfs_chunks_close(f->c);
+	f->c = NULL;
+	pack_path(path, sizeof(path), f, 0);
+	b = slurp(path, &len);
+	b[ob.off + OBJ_HDR + 10] ^= 0x55;
+	lgfs_be32_put(b + ob.off + OBJ_HDR + ob.stored, ref_crc32c(b + ob.off, OBJ_HDR + ob.stored));
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, b, len, 0), (ssize_t)len);
+	close(fd);
+	free(b);
+	/* the writer opens (every check holds), the read fails */
+	reopen(f);
+	get_fails(f->c, id, LGFS_ECORRUPT);
+	assert_int_equal(lgfs_chunks_has(f->c, id), 0);
+	/* the right bytes stored again are served */
+	assert_int_equal(lgfs_chunks_put(f->c, id, p, sizeof(p)), 0);
+	assert_int_equal(lgfs_chunks_sync(f->c), 0);
+	get_equal(f->c, id, p, sizeof(p));
+	assert_int_equal(lgfs_chunks_has(f->c, id), 1);
+	/* and by a later reader too */
+	lgfs_chunks_close(f->c);
+	assert_int_equal(lgfs_chunks_open(&f->c, f->dir, LGFS_CHUNKS_RDONLY), 0);
+	get_equal(f->c, id, p, sizeof(p));
+}
+
 #define NREB 120
 
 /* A deleted or garbage index is rebuilt from the packs. */
@@ -1505,6 +1548,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damage_middle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forged_object_healed_by_put, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_rebuild, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_stale_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iterate, setup, teardown),
