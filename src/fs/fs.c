@@ -468,6 +468,20 @@ static int private_dir(char **dir_out)
  * when they are the ones this user's writer left at a clean close, and
  * when it is stamped with exactly the verified log. Anything else (a writer
  * started meanwhile, no digest) is -EAGAIN: the caller replays. */
+/* Copy all of in to out with copy_file_range. 0 done, -1 failed (errno),
+ * 1 when this kernel or file system does not do it (nothing was copied):
+ * the caller copies by read and write then. */
+static ssize_t kernel_copy(int in, int out, off_t *off)
+{
+	ssize_t n;
+
+	while ((n = copy_file_range(in, NULL, out, NULL, 64 << 20, 0)) > 0)
+		*off += n;
+	if (n < 0 && *off == 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL))
+		return 1;
+	return n < 0 ? -1 : 0;
+}
+
 static int private_copy(struct lgfs_fs *fs, const char *dir)
 {
 	struct lgfs_sha256_ctx *c = NULL;
@@ -502,12 +516,8 @@ static int private_copy(struct lgfs_fs *fs, const char *dir)
 		rc = -ENOMEM;
 		goto out;
 	}
-	/* Bytes that need no hash are copied in the kernel. */
-	while (!c && (n = copy_file_range(in, NULL, out, NULL, 64 << 20, 0)) > 0)
-		off += n;
-	if (!c && n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL) && off == 0)
-		n = 0; /* not here: by read and write */
-	else if (!c)
+	/* Bytes that need no hash are copied in the kernel where it can. */
+	if (!c && (n = kernel_copy(in, out, &off)) != 1)
 		goto copied;
 	while ((n = read(in, buf, 1 << 20)) > 0) {
 		if (c)
