@@ -5,7 +5,9 @@
 
 #include "ledgerfs/error.h"
 #include "ledgerfs/escape.h"
+#include "ledgerfs/fs.h"
 #include "ledgerfs/hash.h"
+#include "ledgerfs/history.h"
 #include "ledgerfs/ledger.h"
 
 #include <errno.h>
@@ -55,6 +57,34 @@ int cli_fs_fail(const char *what, int err)
 	if ((err == -EIO || err == -ERANGE || err == -EINVAL) && lgfs_error_isset())
 		return strncmp(m, what, strlen(what)) ? cli_fail("%s: %s", what, m) : cli_fail("%s", m);
 	return cli_fail("%s: %s", what, strerror(-err));
+}
+
+int cli_open_at(const char *storeopt, const char *vol, const char *point, struct lgfs_fs **fs, uint64_t *at)
+{
+	char *store = cli_store(storeopt);
+	int rc;
+
+	*fs = NULL;
+	if (!store)
+		return 1;
+	lgfs_error_clear();
+	rc = lgfs_fs_open(fs, store, vol, NULL, LGFS_FS_RDONLY);
+	free(store);
+	if (rc)
+		return cli_fs_fail(vol, rc);
+	if (!point) {
+		*at = lgfs_fs_entries(*fs) - 1;
+		return 0;
+	}
+	return cli_point(*fs, point, at);
+}
+
+int cli_point(struct lgfs_fs *fs, const char *point, uint64_t *at)
+{
+	int rc;
+
+	lgfs_error_clear();
+	return (rc = lgfs_fs_point(fs, point, at)) ? cli_fs_fail(point, rc) : 0;
 }
 
 void cli_mode_string(char out[11], uint32_t mode)

@@ -31,6 +31,14 @@ int cli_fail_lib(const char *what);
 /* An fs-layer error (negative errno) about `what`: the library's message
  * when it left one for this kind of error, else strerror; returns 1. */
 int cli_fs_fail(const char *what, int err);
+/* Open VOLUME read-only (verified) and resolve POINT (NULL: the latest
+ * state) into *at: 0, or 1 after printing why. On failure *fs is NULL
+ * unless the point alone failed (the caller closes it then). */
+struct lgfs_fs;
+int cli_open_at(const char *storeopt, const char *vol, const char *point, struct lgfs_fs **fs, uint64_t *at);
+/* Resolve a point given by a person (lgfs_fs_point): 0, or 1 after printing
+ * why. */
+int cli_point(struct lgfs_fs *fs, const char *point, uint64_t *at);
 /* "drwxr-xr-x" of a st_mode. */
 void cli_mode_string(char out[11], uint32_t mode);
 /* A record author for people: the founder's key name, else the first 16

@@ -725,16 +725,6 @@ static char *clean_path(const char *path)
 	return out;
 }
 
-static int resolve_point(struct lgfs_fs *fs, const char *spec, uint64_t *at)
-{
-	int rc;
-
-	lgfs_error_clear();
-	if ((rc = lgfs_fs_point(fs, spec, at)))
-		return cli_fs_fail(spec, rc);
-	return 0;
-}
-
 int cmd_diff(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -747,7 +737,7 @@ int cmd_diff(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *storeopt = NULL, *from = NULL, *to = NULL, *vol;
-	char *store = NULL, *path = NULL;
+	char *path = NULL;
 	struct diff d;
 	size_t i;
 	int c, rc;
@@ -775,20 +765,10 @@ int cmd_diff(int argc, char **argv)
 	path = clean_path(argc - optind == 2 ? argv[optind + 1] : "/");
 	if (!path)
 		return cli_usage("diff", "PATH may not contain '..'");
-	if (!(store = cli_store(storeopt))) {
-		free(path);
-		return 1;
-	}
-	lgfs_error_clear();
-	rc = lgfs_fs_open(&d.fs, store, vol, NULL, LGFS_FS_RDONLY);
-	if (rc) {
-		rc = cli_fs_fail(vol, rc);
-		goto out;
-	}
-	if ((rc = resolve_point(d.fs, from, &d.from.at)))
+	if ((rc = cli_open_at(storeopt, vol, from, &d.fs, &d.from.at)))
 		goto out;
 	d.to.at = lgfs_fs_entries(d.fs) - 1;
-	if (to && (rc = resolve_point(d.fs, to, &d.to.at)))
+	if (to && (rc = cli_point(d.fs, to, &d.to.at)))
 		goto out;
 	/* (messages are escaped by cli_fail: names go in raw) */
 	if ((rc = tree_read(d.fs, &d.from, path)) || (rc = tree_read(d.fs, &d.to, path))) {
@@ -820,7 +800,6 @@ out:
 	tree_free(&d.to);
 	if (d.fs)
 		lgfs_fs_close(d.fs);
-	free(store);
 	free(path);
 	return rc;
 }

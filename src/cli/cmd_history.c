@@ -23,31 +23,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Open VOLUME read-only and resolve --at (NULL: the latest state). */
+/* Open VOLUME read-only and resolve --at (NULL: the latest state); on
+ * failure nothing stays open. */
 static int open_at(const char *storeopt, const char *vol, const char *point, struct lgfs_fs **fs, uint64_t *at)
 {
-	char *store = cli_store(storeopt);
-	int rc;
+	int rc = cli_open_at(storeopt, vol, point, fs, at);
 
-	*fs = NULL;
-	if (!store)
-		return 1;
-	lgfs_error_clear();
-	rc = lgfs_fs_open(fs, store, vol, NULL, LGFS_FS_RDONLY);
-	free(store);
-	if (rc)
-		return cli_fs_fail(vol, rc);
-	if (!point) {
-		*at = lgfs_fs_entries(*fs) - 1;
-		return 0;
-	}
-	lgfs_error_clear();
-	if ((rc = lgfs_fs_point(*fs, point, at))) {
+	if (rc && *fs) {
 		lgfs_fs_close(*fs);
 		*fs = NULL;
-		return cli_fs_fail(point, rc);
 	}
-	return 0;
+	return rc;
 }
 
 static int write_out(struct lgfs_buf *b)

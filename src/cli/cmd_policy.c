@@ -530,7 +530,7 @@ int cmd_policy(int argc, char **argv)
 	struct lgfs_fs *fs = NULL;
 	struct pol_ctx ctx;
 	struct lgfs_buf out;
-	char *store, key[65];
+	char key[65];
 	uint64_t at;
 	int c, rc;
 
@@ -548,18 +548,10 @@ int cmd_policy(int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage("policy", argc - optind < 1 ? "missing VOLUME" : "too many arguments");
 	vol = argv[optind];
-	if (!(store = cli_store(storeopt)))
-		return 1;
-	lgfs_error_clear();
-	rc = lgfs_fs_open(&fs, store, vol, NULL, LGFS_FS_RDONLY);
-	free(store);
-	if (rc)
-		return cli_fs_fail(vol, rc);
 	lgfs_buf_init(&out);
-	at = lgfs_fs_entries(fs) - 1;
-	lgfs_error_clear();
-	if (point && (rc = lgfs_fs_point(fs, point, &at))) {
-		rc = cli_fs_fail(point, rc);
+	if ((rc = cli_open_at(storeopt, vol, point, &fs, &at))) {
+		if (!fs)
+			return rc;
 		goto done;
 	}
 	info = ctx.info = lgfs_ledger_info(lgfs_fs_ledger(fs));
